@@ -1,0 +1,23 @@
+using Csvol.Hosting;
+using Serilog;
+using Serilog.Formatting.Compact;
+
+// Until the configured logger exists, start-up failures still reach dockerd's log as JSON.
+Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateBootstrapLogger();
+try
+{
+    var settings = CsvolOptions.FromEnvironment(Environment.GetEnvironmentVariable).Validated();
+    await using var app = CsvolApp.Create(settings);
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception ex) when (ex is not OperationCanceledException)
+{
+    Log.Fatal(ex, "csvol cannot start: {Reason}", ex.Message);
+    await Console.Error.WriteLineAsync("csvol: " + ex.Message);
+    return 1;
+}
+finally
+{
+    await Log.CloseAndFlushAsync();
+}

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Csvol.Volumes;
+
+namespace Csvol.Protocol;
+
+/// <summary>Docker's volume plugin protocol: one POST endpoint per call, JSON in and out.</summary>
+internal static partial class PluginEndpoints
+{
+    /// <summary>What docker/go-plugins-helpers answers with; dockerd reads any JSON.</summary>
+    public const string ContentType = "application/vnd.docker.plugins.v1.1+json";
+
+    private static readonly string[] Endpoints =
+    [
+        "/Plugin.Activate", "/VolumeDriver.Create", "/VolumeDriver.Remove", "/VolumeDriver.Mount", "/VolumeDriver.Unmount",
+        "/VolumeDriver.Path", "/VolumeDriver.Get", "/VolumeDriver.List", "/VolumeDriver.Capabilities",
+    ];
+
+    private static readonly EmptyResponse Empty = new();
+
+    // Docker shows Err text to people: keep quotes and non-ASCII readable rather than \u-escaped.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static WebApplication MapPluginProtocol(this WebApplication app)
+    {
+        var volumes = app.Services.GetRequiredService<VolumeService>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Csvol.Protocol");
+        // Work that changes state is not abandoned when Docker hangs up: a half-done Mount is worse than a
+        // slow one, and Docker's retry finds it finished. Only shutdown cancels it.
+        var stopping = app.Lifetime.ApplicationStopping;
+        var activate = new ActivateResponse(["VolumeDriver"]);
+        var capabilities = new CapabilitiesResponse(new CapabilitiesInfo(volumes.Scope));
+        var json = WireJsonContext.Default;
+
+        app.Map("/Plugin.Activate", Call(logger, "Activate", json.NameRequest, json.ActivateResponse, false,
+            static _ => null, (_, _) => ValueTask.FromResult(activate)));
+
+        app.Map("/VolumeDriver.Capabilities", Call(logger, "Capabilities", json.NameRequest, json.CapabilitiesResponse, false,
+            static _ => null, (_, _) => ValueTask.FromResult(capabilities)));
+
+        app.Map("/VolumeDriver.Create", Call(logger, "Create", json.CreateRequest, json.EmptyResponse, true,
+            static r => r?.Name, async (r, _) =>
+            {
+                await volumes.CreateAsync(r?.Name, r?.Opts, stopping).ConfigureAwait(false);
+                return Empty;
+            }));
+
+        app.Map("/VolumeDriver.Remove", Call(logger, "Remove", json.NameRequest, json.EmptyResponse, true,
+            static r => r?.Name, async (r, _) =>
+            {
+                await volumes.RemoveAsync(r?.Name, stopping).ConfigureAwait(false);
+                return Empty;
+            }));
+
+        app.Map("/VolumeDriver.Mount", Call(logger, "Mount", json.MountRequest, json.MountpointResponse, true,
+            static r => r?.Name, async (r, _) =>
+                new MountpointResponse(await volumes.MountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false))));
+
+        app.Map("/VolumeDriver.Unmount", Call(logger, "Unmount", json.MountRequest, json.EmptyResponse, true,
+            static r => r?.Name, async (r, _) =>
+            {
+                await volumes.UnmountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false);
+                return Empty;
+            }));
+
+        app.Map("/VolumeDriver.Path", Call(logger, "Path", json.NameRequest, json.MountpointResponse, false,
+            static r => r?.Name, async (r, _) =>
+                new MountpointResponse(await volumes.PathAsync(r?.Name).ConfigureAwait(false))));
+
+        app.Map("/VolumeDriver.Get", Call(logger, "Get", json.NameRequest, json.GetResponse, false,
+            static r => r?.Name, async (r, _) =>
+            {
+                var record = await volumes.GetAsync(r?.Name).ConfigureAwait(false);
+                return new GetResponse(ToWire(volumes, record, withStatus: true));
+            }));
+
+        app.Map("/VolumeDriver.List", Call(logger, "List", json.NameRequest, json.ListResponse, false,
+            static _ => null, async (_, _) =>
+            {
+                var records = await volumes.ListAsync().ConfigureAwait(false);
+                var list = new List<VolumeInfo>(records.Count);
+                foreach (var record in records)
+                {
+                    list.Add(ToWire(volumes, record, withStatus: false));
+                }
+
+                return new ListResponse([.. list]);
+            }));
+
+        app.MapFallback(context =>
+        {
+            var message = $"unknown endpoint {context.Request.Method} {Printable(context.Request.Path)}; " +
+                $"csvol answers POST on {string.Join(", ", Endpoints)}";
+            LogCall(logger, LogLevel.Warning, "Unknown", "", 0, message);
+            return WriteAsync(context, StatusCodes.Status404NotFound, new ErrResponse(message), json.ErrResponse);
+        });
+
+        return app;
+    }
+
+    private static VolumeInfo ToWire(VolumeService volumes, VolumeRecord record, bool withStatus) =>
+        new(
+            record.Name,
+            record.IsMounted ? volumes.MountpointOf(record.Name) : "",
+            record.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+            withStatus ? volumes.StatusOf(record) : null);
+
+    /// <summary>Reads, runs, answers and logs one call; every failure becomes an <c>Err</c>.</summary>
+    private static RequestDelegate Call<TRequest, TResponse>(
+        ILogger logger,
+        string operation,
+        JsonTypeInfo<TRequest> requestType,
+        JsonTypeInfo<TResponse> responseType,
+        bool changesState,
+        Func<TRequest?, string?> volumeOf,
+        Func<TRequest?, CancellationToken, ValueTask<TResponse>> handle)
+        where TRequest : class
+    {
+        var errType = WireJsonContext.Default.ErrResponse;
+        var okLevel = changesState ? LogLevel.Information : LogLevel.Debug;
+        return async context =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            TRequest? request = null;
+            if (!HttpMethods.IsPost(context.Request.Method))
+            {
+                var message = $"{context.Request.Method} is not supported on {context.Request.Path}; the plugin protocol uses POST";
+                LogCall(logger, LogLevel.Warning, operation, "", 0, message);
+                await WriteAsync(context, StatusCodes.Status405MethodNotAllowed, new ErrResponse(message), errType).ConfigureAwait(false);
+                return;
+            }
+
+            try
+            {
+                request = await RequestBody.ReadAsync(context.Request, requestType, context.RequestAborted).ConfigureAwait(false);
+                var response = await handle(request, context.RequestAborted).ConfigureAwait(false);
+                LogCall(logger, okLevel, operation, VolumeForLog(volumeOf(request)), Stopwatch.GetElapsedTime(started).TotalMilliseconds, "ok");
+                await WriteAsync(context, StatusCodes.Status200OK, response, responseType).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                LogCall(logger, LogLevel.Warning, operation, VolumeForLog(volumeOf(request)),
+                    Stopwatch.GetElapsedTime(started).TotalMilliseconds, "caller hung up");
+            }
+            catch (Exception ex)
+            {
+                var (status, message) = ex switch
+                {
+                    BadRequestException bad => (bad.StatusCode, bad.Message),
+                    VolumeException => (StatusCodes.Status500InternalServerError, ex.Message),
+                    _ => (StatusCodes.Status500InternalServerError,
+                        $"csvol failed during {operation}: {ex.Message} (the plugin log has details)"),
+                };
+                if (ex is BadRequestException or VolumeException)
+                {
+                    LogCall(logger, LogLevel.Warning, operation, VolumeForLog(volumeOf(request)),
+                        Stopwatch.GetElapsedTime(started).TotalMilliseconds, "error: " + message);
+                }
+                else
+                {
+                    LogUnexpected(logger, ex, operation, VolumeForLog(volumeOf(request)), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+
+                await WriteAsync(context, status, new ErrResponse(message), errType).ConfigureAwait(false);
+            }
+        };
+    }
+
+    private static async Task WriteAsync<T>(HttpContext context, int status, T body, JsonTypeInfo<T> type)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return;
+        }
+
+        response.StatusCode = status;
+        response.ContentType = ContentType;
+        using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+        {
+            JsonSerializer.Serialize(writer, body, type);
+        }
+
+        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static string VolumeForLog(string? name) => name is null ? "" : Printable(name);
+
+    private static string Printable(string text)
+    {
+        var shown = text.Length > 140 ? text[..140] + "…" : text;
+        return shown.Any(char.IsControl) ? new string([.. shown.Select(c => char.IsControl(c) ? '?' : c)]) : shown;
+    }
+
+    [LoggerMessage(Message = "{Operation} {Volume} {Outcome} in {ElapsedMs:0.###} ms")]
+    private static partial void LogCall(ILogger logger, LogLevel level, string operation, string volume, double elapsedMs, string outcome);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Operation} {Volume} failed unexpectedly after {ElapsedMs:0.###} ms")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string operation, string volume, double elapsedMs);
+}
