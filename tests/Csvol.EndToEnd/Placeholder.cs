@@ -1,0 +1,3 @@
+namespace Csvol.EndToEnd;
+
+internal static class Placeholder;
