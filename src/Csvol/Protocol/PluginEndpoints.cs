@@ -90,7 +90,8 @@ internal static partial class PluginEndpoints
                 return new ListResponse([.. list]);
             }));
 
-        app.MapFallback(context =>
+        // The default fallback pattern skips paths that look like files, which every plugin path does.
+        app.MapFallback("{*path}", context =>
         {
             var message = $"unknown endpoint {context.Request.Method} {Printable(context.Request.Path)}; " +
                 $"csvol answers POST on {string.Join(", ", Endpoints)}";

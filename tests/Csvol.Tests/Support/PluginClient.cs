@@ -1,0 +1,68 @@
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Csvol.Tests.Support;
+
+/// <summary>Talks to a plugin the way dockerd does: HTTP/1.1 POSTs with JSON bodies over a Unix socket.</summary>
+internal sealed class PluginClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public PluginClient(string socketPath)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+            MaxConnectionsPerServer = 64,
+        };
+        _http = new HttpClient(handler) { BaseAddress = new Uri("http://plugin"), Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public async Task<PluginResponse> PostAsync(string endpoint, string? body = null, string method = "POST")
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), endpoint);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8);
+            request.Content.Headers.ContentType = null; // dockerd sends none
+        }
+
+        using var response = await _http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return new PluginResponse((int)response.StatusCode, response.Content.Headers.ContentType, text);
+    }
+
+    public Task<PluginResponse> CallAsync(string endpoint, object body) =>
+        PostAsync(endpoint, JsonSerializer.Serialize(body));
+
+    public void Dispose() => _http.Dispose();
+}
+
+internal sealed record PluginResponse(int Status, MediaTypeHeaderValue? ContentType, string Body)
+{
+    public JsonElement Json => JsonDocument.Parse(Body).RootElement;
+
+    public string? Err => Json.TryGetProperty("Err", out var err) ? err.GetString() : null;
+
+    public PluginResponse AssertOk()
+    {
+        Assert.True(Status == 200, $"expected 200, got {Status}: {Body}");
+        Assert.Null(Err);
+        return this;
+    }
+}

@@ -1,0 +1,81 @@
+using Csvol.Hosting;
+using Microsoft.AspNetCore.Builder;
+
+namespace Csvol.Tests.Support;
+
+/// <summary>The real plugin (Kestrel, VolumeService, LocalProvider, mount(2)) on a private socket and directories.</summary>
+internal sealed class PluginHost : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    private PluginHost(TempDir dir, bool ownsDir)
+    {
+        Dir = dir;
+        OwnsDir = ownsDir;
+        Settings = new CsvolOptions
+        {
+            Socket = dir.Sub("csvol.sock"),
+            StateDir = dir.Sub("state"),
+            MountRoot = dir.Sub("mnt"),
+            LogLevel = "warning",
+        }.Validated();
+    }
+
+    public TempDir Dir { get; }
+
+    private bool OwnsDir { get; }
+
+    public CsvolOptions Settings { get; }
+
+    public PluginClient Client { get; private set; } = null!;
+
+    public IServiceProvider Services => _app!.Services;
+
+    public static async Task<PluginHost> StartAsync(TempDir? reuse = null)
+    {
+        Root.Require();
+        var host = new PluginHost(reuse ?? new TempDir(), ownsDir: reuse is null);
+        await host.StartAppAsync();
+        return host;
+    }
+
+    private async Task StartAppAsync()
+    {
+        _app = CsvolApp.Create(Settings);
+        await _app.StartAsync();
+        Client = new PluginClient(Settings.Socket);
+        // The state loads in the background; List answers once it has.
+        (await Client.PostAsync("/VolumeDriver.List")).AssertOk();
+    }
+
+    /// <summary>Stops the plugin without unmounting anything, as a crash or an upgrade would, then starts it again.</summary>
+    public async Task RestartAsync()
+    {
+        await StopAppAsync();
+        await StartAppAsync();
+    }
+
+    public string MountpointOf(string name) => Path.Combine(Settings.MountRoot, name);
+
+    public string DataPathOf(string name) => Path.Combine(Settings.StateDir, "data", name);
+
+    private async Task StopAppAsync()
+    {
+        Client?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAppAsync();
+        if (OwnsDir)
+        {
+            Dir.Dispose();
+        }
+    }
+}
