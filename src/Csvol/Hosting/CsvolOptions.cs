@@ -14,22 +14,18 @@ internal sealed class CsvolOptions
     public const string MountRootVariable = "CSVOL_MOUNT_ROOT";
     public const string LogLevelVariable = "CSVOL_LOG_LEVEL";
 
-    [Required(ErrorMessage = ProviderVariable + " must name a storage backend")]
+    [NotBlank(ProviderVariable, "must name a storage backend")]
     public string Provider { get; set; } = "local";
 
-    [Required(ErrorMessage = SocketVariable + " must be set")]
     [UnixSocketPath(SocketVariable)]
     public string Socket { get; set; } = "/run/docker/plugins/csvol.sock";
 
-    [Required(ErrorMessage = StateDirVariable + " must be set")]
     [AbsolutePath(StateDirVariable)]
     public string StateDir { get; set; } = "/var/lib/csvol";
 
-    [Required(ErrorMessage = MountRootVariable + " must be set")]
     [AbsolutePath(MountRootVariable)]
     public string MountRoot { get; set; } = "/mnt/volumes";
 
-    [Required(ErrorMessage = LogLevelVariable + " must be set")]
     [LogLevelName]
     public string LogLevel { get; set; } = "information";
 
@@ -59,6 +55,16 @@ internal sealed class CsvolOptions
 
 [OptionsValidator]
 internal sealed partial class CsvolOptionsValidator : IValidateOptions<CsvolOptions>;
+
+// Results carry no member names, so a failure reads "CSVOL_X …" rather than "Property: CSVOL_X …".
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class NotBlankAttribute(string variable, string requirement) : ValidationAttribute
+{
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
+        value is string text && !string.IsNullOrWhiteSpace(text)
+            ? ValidationResult.Success
+            : new ValidationResult($"{variable} {requirement}");
+}
 
 [AttributeUsage(AttributeTargets.Property)]
 internal class AbsolutePathAttribute(string variable) : ValidationAttribute

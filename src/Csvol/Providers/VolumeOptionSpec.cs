@@ -48,7 +48,7 @@ internal sealed record VolumeOptionSpec(
                 var mode = Convert.ToInt32(text, 8);
                 if (mode <= 0x0FFF)
                 {
-                    return OptionValue.Valid("0" + Convert.ToString(mode, 8).PadLeft(3, '0'));
+                    return OptionValue.Valid(Convert.ToString(mode, 8).PadLeft(4, '0'));
                 }
             }
 

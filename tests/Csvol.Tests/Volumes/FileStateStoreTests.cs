@@ -1,0 +1,90 @@
+using Csvol.Tests.Support;
+using Csvol.Volumes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Csvol.Tests.Volumes;
+
+public sealed class FileStateStoreTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly FileStateStore _sut;
+
+    public FileStateStoreTests() =>
+        _sut = new FileStateStore(_dir.Path, NullLogger<FileStateStore>.Instance, new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1700000000)));
+
+    public void Dispose() => _dir.Dispose();
+
+    private static VolumeRecord Record(string name, params string[] ids) => new()
+    {
+        Name = name,
+        Provider = "local",
+        Options = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["type"] = "dir", ["uid"] = "999" },
+        CreatedAt = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero),
+        MountIds = ids,
+    };
+
+    [Fact]
+    public void SaveThenLoadAll_RoundTripsEveryField()
+    {
+        var record = Record("v1", "a", "b");
+
+        _sut.Save(record);
+        var loaded = Assert.Single(_sut.LoadAll());
+
+        Assert.Equal(record.Name, loaded.Name);
+        Assert.Equal(record.Options, loaded.Options);
+        Assert.Equal(record.CreatedAt, loaded.CreatedAt);
+        Assert.Equal(record.MountIds, loaded.MountIds);
+        Assert.Equal(VolumeRecord.CurrentVersion, loaded.Version);
+    }
+
+    [Fact]
+    public void Save_Twice_ReplacesAndLeavesNoTempFile()
+    {
+        _sut.Save(Record("v1", "a"));
+        _sut.Save(Record("v1"));
+
+        Assert.Empty(Assert.Single(_sut.LoadAll()).MountIds);
+        Assert.Equal(["v1.json"], Directory.EnumerateFiles(_dir.Sub("volumes")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void LoadAll_TornTempFileFromCrash_OldRecordWinsAndTempRemoved()
+    {
+        _sut.Save(Record("v1", "a"));
+        File.WriteAllText(_dir.Sub("volumes", ".v1.json.tmp"), "{\"Name\":\"v1\",\"Prov");
+
+        var loaded = Assert.Single(_sut.LoadAll());
+
+        Assert.Equal(["a"], loaded.MountIds);
+        Assert.False(File.Exists(_dir.Sub("volumes", ".v1.json.tmp")));
+    }
+
+    [Theory]
+    [InlineData("{ not json")]
+    [InlineData("null")]
+    [InlineData("{\"Version\":99,\"Name\":\"v2\",\"Provider\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Name\":\"other\",\"Provider\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    public void LoadAll_UnusableRecord_QuarantinedOthersLoaded(string contents)
+    {
+        _sut.Save(Record("good"));
+        File.WriteAllText(_dir.Sub("volumes", "v2.json"), contents);
+
+        var loaded = _sut.LoadAll();
+
+        Assert.Equal("good", Assert.Single(loaded).Name);
+        Assert.Equal(contents, File.ReadAllText(_dir.Sub("volumes", "v2.json.corrupt-1700000000")));
+    }
+
+    [Fact]
+    public void Delete_RemovesRecord_AndIsIdempotent()
+    {
+        _sut.Save(Record("v1"));
+
+        _sut.Delete("v1");
+        _sut.Delete("v1");
+
+        Assert.Empty(_sut.LoadAll());
+    }
+}
