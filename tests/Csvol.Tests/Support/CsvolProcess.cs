@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Csvol.Tests.Support;
+
+/// <summary>The real csvol executable as a separate process, for what only a process can show: exit codes, kill -9.</summary>
+internal sealed class CsvolProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private CsvolProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public static string Executable => Path.Combine(AppContext.BaseDirectory, "csvol");
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static CsvolProcess Start(IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        return new CsvolProcess(Process.Start(start)!);
+    }
+
+    public static Dictionary<string, string> EnvironmentFor(TempDir dir) => new()
+    {
+        ["CSVOL_SOCKET"] = dir.Sub("csvol.sock"),
+        ["CSVOL_STATE_DIR"] = dir.Sub("state"),
+        ["CSVOL_MOUNT_ROOT"] = dir.Sub("mnt"),
+        ["CSVOL_LOG_LEVEL"] = "warning",
+    };
+
+    /// <summary>Waits until the plugin answers List, i.e. its state is loaded.</summary>
+    public async Task<PluginClient> WaitUntilReadyAsync(string socket)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.False(_process.HasExited, $"csvol exited with {(_process.HasExited ? _process.ExitCode : 0)}: {Output}");
+            if (File.Exists(socket))
+            {
+                var client = new PluginClient(socket);
+                try
+                {
+                    if ((await client.PostAsync("/VolumeDriver.List")).Status == 200)
+                    {
+                        return client;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // not listening yet
+                }
+
+                client.Dispose();
+            }
+
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"csvol did not answer within 30 s: {Output}");
+            await Task.Delay(50);
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        _process.WaitForExit(); // drains redirected output
+        return _process.ExitCode;
+    }
+
+    public void Kill9()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill9();
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
