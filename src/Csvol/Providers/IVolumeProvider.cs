@@ -44,6 +44,7 @@ internal interface IVolumeProvider
     /// <summary>Frees what <see cref="RemoveAsync"/> left behind; failures are logged, not thrown.</summary>
     Task PurgeAsync(VolumeRecord volume, CancellationToken cancellationToken);
 
+    /// <summary>Makes the storage appear at <paramref name="mountpoint"/>, creating that directory if needed.</summary>
     Task MountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken);
 
     Task UnmountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken);

@@ -121,7 +121,6 @@ internal sealed partial class VolumeService
         // Docker still holds these IDs and will Unmount them later; give them their mount back.
         try
         {
-            Directory.CreateDirectory(mountpoint);
             await _provider.MountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
             LogRemounted(record.Name, record.MountIds.Length);
             return record;
@@ -240,7 +239,6 @@ internal sealed partial class VolumeService
         var firstMount = !record.IsMounted;
         if (firstMount)
         {
-            Directory.CreateDirectory(mountpoint);
             await _provider.MountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
         }
 

@@ -1,3 +1,0 @@
-namespace Csvol.EndToEnd;
-
-internal static class Placeholder;
