@@ -3,22 +3,14 @@ using Csvol.Tests.Support;
 namespace Csvol.Tests.Protocol;
 
 /// <summary>Many containers starting and stopping at once (field lesson 2): the count must come out exact.</summary>
-public sealed class ConcurrentMountTests : IAsyncLifetime
+public sealed class ConcurrentMountTests : PluginHostTest
 {
-    private PluginHost _host = null!;
-
-    private PluginClient Sut => _host.Client;
-
-    public async Task InitializeAsync() => _host = await PluginHost.StartAsync();
-
-    public async Task DisposeAsync() => await _host.DisposeAsync();
-
     [Fact]
     public async Task MountUnmount_48DistinctIdsOnOneVolume_ExactlyOneMountThenNone()
     {
         (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "shared" })).AssertOk();
         var ids = Enumerable.Range(0, 48).Select(i => $"container-{i:D2}").ToArray();
-        var mountpoint = _host.MountpointOf("shared");
+        var mountpoint = Host.MountpointOf("shared");
 
         // Every Mount twice (a repeated ID is idempotent) and all at once.
         var mounts = await Task.WhenAll(ids.Concat(ids).Select(id => Sut.CallAsync("/VolumeDriver.Mount", new { Name = "shared", ID = id })));
@@ -57,13 +49,13 @@ public sealed class ConcurrentMountTests : IAsyncLifetime
         foreach (var name in names)
         {
             Assert.Equal("5", await MountsReportedAsync(name));
-            Assert.Equal(1, TempDir.MountCount(_host.MountpointOf(name)));
+            Assert.Equal(1, TempDir.MountCount(Host.MountpointOf(name)));
         }
 
         await Task.WhenAll(names.SelectMany(n => new[] { 5, 6, 7, 8, 9 }.Select(i => Sut.CallAsync("/VolumeDriver.Unmount", new { Name = n, ID = $"id{i}" }))));
 
-        Assert.All(names, n => Assert.Equal(0, TempDir.MountCount(_host.MountpointOf(n))));
-        Assert.Empty(TempDir.MountsUnder(_host.Settings.MountRoot));
+        Assert.All(names, n => Assert.Equal(0, TempDir.MountCount(Host.MountpointOf(n))));
+        Assert.Empty(TempDir.MountsUnder(Host.Settings.MountRoot));
     }
 
     private async Task<string?> MountsReportedAsync(string name) =>

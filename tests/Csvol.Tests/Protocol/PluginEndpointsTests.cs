@@ -4,16 +4,8 @@ using Csvol.Tests.Support;
 namespace Csvol.Tests.Protocol;
 
 /// <summary>The protocol as dockerd speaks it, over a real Unix socket, against the real plugin.</summary>
-public sealed class PluginEndpointsTests : IAsyncLifetime
+public sealed class PluginEndpointsTests : PluginHostTest
 {
-    private PluginHost _host = null!;
-
-    private PluginClient Sut => _host.Client;
-
-    public async Task InitializeAsync() => _host = await PluginHost.StartAsync();
-
-    public async Task DisposeAsync() => await _host.DisposeAsync();
-
     [Fact]
     public async Task Activate_EmptyBody_ImplementsVolumeDriver()
     {
@@ -45,10 +37,10 @@ public sealed class PluginEndpointsTests : IAsyncLifetime
 
         var mount = (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "life1", ID = "c1" })).AssertOk();
         var mountpoint = mount.Json.GetProperty("Mountpoint").GetString();
-        Assert.Equal(_host.MountpointOf("life1"), mountpoint);
+        Assert.Equal(Host.MountpointOf("life1"), mountpoint);
         Assert.Equal(1, TempDir.MountCount(mountpoint!));
         await File.WriteAllTextAsync(Path.Combine(mountpoint!, "hello"), "world");
-        Assert.Equal("world", await File.ReadAllTextAsync(Path.Combine(_host.DataPathOf("life1"), "hello")));
+        Assert.Equal("world", await File.ReadAllTextAsync(Path.Combine(Host.DataPathOf("life1"), "hello")));
 
         var path = (await Sut.CallAsync("/VolumeDriver.Path", new { Name = "life1" })).AssertOk();
         Assert.Equal(mountpoint, path.Json.GetProperty("Mountpoint").GetString());
@@ -61,7 +53,7 @@ public sealed class PluginEndpointsTests : IAsyncLifetime
         Assert.Equal(0, TempDir.MountCount(mountpoint!));
         (await Sut.CallAsync("/VolumeDriver.Remove", new { Name = "life1" })).AssertOk();
 
-        Assert.False(Directory.Exists(_host.DataPathOf("life1")));
+        Assert.False(Directory.Exists(Host.DataPathOf("life1")));
         Assert.Empty((await Sut.PostAsync("/VolumeDriver.List")).Json.GetProperty("Volumes").EnumerateArray());
     }
 
@@ -156,7 +148,7 @@ public sealed class PluginEndpointsTests : IAsyncLifetime
 
         Assert.Equal(500, response.Status);
         Assert.Contains("[a-zA-Z0-9_.-]", response.Err, StringComparison.Ordinal);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_host.Settings.StateDir, "volumes")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(Host.Settings.StateDir, "volumes")));
     }
 
     [Fact]
@@ -183,7 +175,7 @@ public sealed class PluginEndpointsTests : IAsyncLifetime
         Assert.Equal(
             "volume \"busy\" is in use: mounted for 1 container mount(s) (mount IDs 0123456789ab); stop the containers using it, then remove it",
             refused.Err);
-        Assert.True(Directory.Exists(_host.DataPathOf("busy")));
+        Assert.True(Directory.Exists(Host.DataPathOf("busy")));
         (await Sut.CallAsync("/VolumeDriver.Unmount", new { Name = "busy", ID = "0123456789abcdef" })).AssertOk();
         (await Sut.CallAsync("/VolumeDriver.Remove", new { Name = "busy" })).AssertOk();
     }

@@ -4,34 +4,26 @@ using Csvol.Tests.Support;
 namespace Csvol.Tests.Protocol;
 
 /// <summary>A plugin restart must not lose volumes, mount IDs or mounts (field lesson 8).</summary>
-public sealed class RestartTests : IAsyncLifetime
+public sealed class RestartTests : PluginHostTest
 {
-    private PluginHost _host = null!;
-
-    private PluginClient Sut => _host.Client;
-
-    public async Task InitializeAsync() => _host = await PluginHost.StartAsync();
-
-    public async Task DisposeAsync() => await _host.DisposeAsync();
-
     [Fact]
     public async Task Restart_WhileMounted_KeepsIdsAndMountAndData()
     {
         (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "keep", Opts = new { uid = "999" } })).AssertOk();
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "keep", ID = "a" })).AssertOk();
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "keep", ID = "b" })).AssertOk();
-        await File.WriteAllTextAsync(Path.Combine(_host.MountpointOf("keep"), "f"), "data");
+        await File.WriteAllTextAsync(Path.Combine(Host.MountpointOf("keep"), "f"), "data");
 
-        await _host.RestartAsync();
+        await Host.RestartAsync();
 
-        Assert.Equal(1, TempDir.MountCount(_host.MountpointOf("keep")));
+        Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("keep")));
         var status = (await Sut.CallAsync("/VolumeDriver.Get", new { Name = "keep" })).AssertOk().Json.GetProperty("Volume").GetProperty("Status");
         Assert.Equal("2", status.GetProperty("mounts").GetString());
         (await Sut.CallAsync("/VolumeDriver.Unmount", new { Name = "keep", ID = "a" })).AssertOk();
-        Assert.Equal(1, TempDir.MountCount(_host.MountpointOf("keep")));
+        Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("keep")));
         (await Sut.CallAsync("/VolumeDriver.Unmount", new { Name = "keep", ID = "b" })).AssertOk();
-        Assert.Equal(0, TempDir.MountCount(_host.MountpointOf("keep")));
-        Assert.Equal("data", await File.ReadAllTextAsync(Path.Combine(_host.DataPathOf("keep"), "f")));
+        Assert.Equal(0, TempDir.MountCount(Host.MountpointOf("keep")));
+        Assert.Equal("data", await File.ReadAllTextAsync(Path.Combine(Host.DataPathOf("keep"), "f")));
     }
 
     [Fact]
@@ -39,14 +31,14 @@ public sealed class RestartTests : IAsyncLifetime
     {
         (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "lost" })).AssertOk();
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "lost", ID = "a" })).AssertOk();
-        await File.WriteAllTextAsync(Path.Combine(_host.MountpointOf("lost"), "f"), "x");
+        await File.WriteAllTextAsync(Path.Combine(Host.MountpointOf("lost"), "f"), "x");
         // As after a reboot of the mount namespace: the mount vanished, the record did not.
-        Assert.Equal(0, Csvol.Linux.Libc.TryUnmount(_host.MountpointOf("lost"), Csvol.Linux.UnmountFlags.None));
+        Assert.Equal(0, Csvol.Linux.Libc.TryUnmount(Host.MountpointOf("lost"), Csvol.Linux.UnmountFlags.None));
 
-        await _host.RestartAsync();
+        await Host.RestartAsync();
 
-        Assert.Equal(1, TempDir.MountCount(_host.MountpointOf("lost")));
-        Assert.Equal("x", await File.ReadAllTextAsync(Path.Combine(_host.MountpointOf("lost"), "f")));
+        Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("lost")));
+        Assert.Equal("x", await File.ReadAllTextAsync(Path.Combine(Host.MountpointOf("lost"), "f")));
     }
 
     [Fact]
@@ -55,14 +47,14 @@ public sealed class RestartTests : IAsyncLifetime
         (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "stale" })).AssertOk();
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "stale", ID = "a" })).AssertOk();
         // As if the plugin died between forgetting the last ID and unmounting: the record says unmounted.
-        var recordPath = Path.Combine(_host.Settings.StateDir, "volumes", "stale.json");
+        var recordPath = Path.Combine(Host.Settings.StateDir, "volumes", "stale.json");
         var record = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(await File.ReadAllTextAsync(recordPath))!;
         record["MountIds"] = JsonSerializer.SerializeToElement(Array.Empty<string>());
         await File.WriteAllTextAsync(recordPath, JsonSerializer.Serialize(record));
 
-        await _host.RestartAsync();
+        await Host.RestartAsync();
 
-        Assert.Equal(0, TempDir.MountCount(_host.MountpointOf("stale")));
+        Assert.Equal(0, TempDir.MountCount(Host.MountpointOf("stale")));
         Assert.Equal("0", (await Sut.CallAsync("/VolumeDriver.Get", new { Name = "stale" })).Json
             .GetProperty("Volume").GetProperty("Status").GetProperty("mounts").GetString());
     }
@@ -72,11 +64,11 @@ public sealed class RestartTests : IAsyncLifetime
     {
         (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "mem", Opts = new { type = "tmpfs", size = "1m" } })).AssertOk();
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "mem", ID = "a" })).AssertOk();
-        await File.WriteAllTextAsync(Path.Combine(_host.MountpointOf("mem"), "f"), "in memory");
+        await File.WriteAllTextAsync(Path.Combine(Host.MountpointOf("mem"), "f"), "in memory");
 
-        await _host.RestartAsync();
+        await Host.RestartAsync();
 
-        Assert.Equal(1, TempDir.MountCount(_host.MountpointOf("mem")));
-        Assert.Equal("in memory", await File.ReadAllTextAsync(Path.Combine(_host.MountpointOf("mem"), "f")));
+        Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("mem")));
+        Assert.Equal("in memory", await File.ReadAllTextAsync(Path.Combine(Host.MountpointOf("mem"), "f")));
     }
 }
