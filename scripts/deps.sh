@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs with apt-get whatever csvol's build, packaging and tests need and is missing (apt-get update only then).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# command:package pairs; a command that exists (from any source) counts as installed.
+REQUIRED="dockerd:docker.io docker:docker.io debootstrap:debootstrap jq:jq mkfs.ext4:e2fsprogs
+mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux curl:curl tar:tar timeout:coreutils"
+
+need_root "$@"
+command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is missing: install it (see global.json for the version) and put dotnet on PATH"
+
+missing=()
+for pair in $REQUIRED; do
+  cmd="${pair%%:*}" pkg="${pair#*:}"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [[ " ${missing[*]} " != *" $pkg "* ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  say "all tools present"
+  exit 0
+fi
+
+command -v apt-get >/dev/null 2>&1 || die "missing packages (${missing[*]}) and no apt-get; install them by hand"
+say "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+say "installed: ${missing[*]}"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Starts, stops or reports on the PRIVATE dockerd the tests use (socket /run/csvol-test/docker.sock); never touches the host's daemon.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+RUN_DIR=/run/csvol-test
+DATA_ROOT=/var/lib/csvol-test/docker
+EXEC_ROOT="$RUN_DIR/docker-exec"
+SOCKET="$RUN_DIR/docker.sock"
+PIDFILE="$RUN_DIR/dockerd.pid"
+LOG_FILE="${CSVOL_TEST_DOCKERD_LOG:-/var/log/csvol-test/dockerd.log}"
+START_TIMEOUT="${CSVOL_TEST_DOCKERD_START_TIMEOUT:-30}"
+STOP_TIMEOUT="${CSVOL_TEST_DOCKERD_STOP_TIMEOUT:-40}"
+export DOCKER_HOST="unix://$SOCKET"
+
+usage() { die "usage: $0 {start|stop|restart|status|env}"; }
+
+# Our pid: the pidfile's process, and only if it is a dockerd serving our socket (pids get reused).
+our_pid() {
+  local pid
+  [[ -s $PIDFILE ]] || return 1
+  pid="$(<"$PIDFILE")"
+  [[ $pid =~ ^[0-9]+$ ]] && [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "dockerd.*unix://$SOCKET" || return 1
+  echo "$pid"
+}
+
+answers() { docker_answers; }
+
+start() {
+  need_root "$@"
+  need_cmd dockerd docker.io
+  need_cmd docker docker.io
+  local pid
+  if pid="$(our_pid)"; then
+    if wait_until_answering "$pid"; then
+      say "private dockerd already running (pid $pid, DOCKER_HOST=$DOCKER_HOST)"
+      return 0
+    fi
+    die "private dockerd (pid $pid) is running but does not answer; see $LOG_FILE or run: $0 restart"
+  fi
+  mkdir -p "$RUN_DIR" "$DATA_ROOT" "$EXEC_ROOT" "$(dirname "$LOG_FILE")"
+  rm -f "$PIDFILE"
+  say "starting private dockerd (log $LOG_FILE)"
+  # setsid + no inherited stdio: the daemon outlives the caller (a test run) and never holds its pipes open.
+  setsid dockerd \
+    --data-root "$DATA_ROOT" \
+    --exec-root "$EXEC_ROOT" \
+    -H "unix://$SOCKET" \
+    --pidfile "$PIDFILE" \
+    --iptables=false \
+    --bridge=none \
+    --containerd-namespace csvoltest \
+    --containerd-plugins-namespace csvoltest-plugins \
+    </dev/null >>"$LOG_FILE" 2>&1 &
+  local launched=$!
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$launched" 2>/dev/null; then
+      tail -n 20 "$LOG_FILE" >&2
+      die "private dockerd exited during start-up (log above, full log $LOG_FILE)"
+    fi
+    if answers; then
+      say "private dockerd ready (pid $launched, DOCKER_HOST=$DOCKER_HOST)"
+      return 0
+    fi
+    sleep 0.5
+  done
+  tail -n 20 "$LOG_FILE" >&2
+  die "private dockerd did not answer within ${START_TIMEOUT}s (log above); it is still running as pid $launched"
+}
+
+wait_until_answering() {
+  local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    answers && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.5
+  done
+  return 1
+}
+
+stop() {
+  need_root "$@"
+  local pid
+  if ! pid="$(our_pid)"; then
+    say "private dockerd is not running"
+    return 0
+  fi
+  say "stopping private dockerd (pid $pid)"
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      say "pid $pid still running after ${STOP_TIMEOUT}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 1
+      break
+    fi
+    sleep 0.3
+  done
+  rm -f "$PIDFILE"
+  say "private dockerd stopped"
+}
+
+status() {
+  local pid
+  if pid="$(our_pid)" && answers; then
+    echo "running: pid $pid, DOCKER_HOST=$DOCKER_HOST, data root $DATA_ROOT, log $LOG_FILE"
+    return 0
+  fi
+  echo "not running (DOCKER_HOST=$DOCKER_HOST)"
+  return 3
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop && start ;;
+  status) status ;;
+  env) echo "export DOCKER_HOST=$DOCKER_HOST" ;;
+  *) usage ;;
+esac
