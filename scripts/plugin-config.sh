@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prints the managed plugin config.json for one backend (local|nfs|ebs|azuredisk), derived from the repo's config.json.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+[[ $# -eq 1 ]] || die "usage: $0 BACKEND   (one of: $CSVOL_BACKENDS)"
+backend=$1
+check_backend "$backend"
+need_cmd jq jq
+
+# Least privilege: local needs only CAP_SYS_ADMIN (mount); nfs adds the host network (NFS servers);
+# ebs and azuredisk add the host network (cloud API, instance metadata) and the host's block devices.
+jq --arg b "$backend" '
+  def setting($name; $description):
+    {name: $name, description: $description, settable: ["value"], value: ""};
+  def descriptions: {
+    local: "csvol/local: Docker volumes as host directories or tmpfs, with owner, mode and mount flags",
+    nfs: "csvol/nfs: Docker volumes on NFS exports",
+    ebs: "csvol/ebs: Docker volumes on AWS EBS disks that follow the container between hosts",
+    azuredisk: "csvol/azuredisk: Docker volumes on Azure managed disks that follow the container between hosts"
+  };
+  .description = descriptions[$b]
+  | (.env[] | select(.name == "CSVOL_PROVIDER") | .value) = $b
+  | (.mounts[] | select(.name == "state") | .source) = "/var/lib/csvol/" + $b
+  | if $b == "local" then .
+    else .network.type = "host" end
+  | if $b == "ebs" or $b == "azuredisk" then
+      .linux.allowAllDevices = true
+      | .mounts += [{
+          name: "dev",
+          description: "host devices, so disks attached by the cloud appear inside the plugin",
+          source: "/dev", destination: "/dev", type: "bind", options: ["rbind"]
+        }]
+    else . end
+  | if $b == "ebs" then
+      .env += [
+        setting("AWS_REGION"; "AWS region of the volumes (default: from instance metadata)"),
+        setting("AWS_ACCESS_KEY_ID"; "access key; leave empty to use the instance profile"),
+        setting("AWS_SECRET_ACCESS_KEY"; "secret key for AWS_ACCESS_KEY_ID"),
+        setting("AWS_ENDPOINT_URL"; "EC2 API endpoint override (testing, private endpoints)")
+      ]
+    elif $b == "azuredisk" then
+      .env += [
+        setting("AZURE_SUBSCRIPTION_ID"; "subscription holding the disks (default: from instance metadata)"),
+        setting("AZURE_RESOURCE_GROUP"; "resource group for new disks (default: the VM'"'"'s)"),
+        setting("AZURE_TENANT_ID"; "tenant of the service principal; leave the AZURE_CLIENT_* empty to use managed identity"),
+        setting("AZURE_CLIENT_ID"; "service principal or user-assigned identity client ID"),
+        setting("AZURE_CLIENT_SECRET"; "service principal secret")
+      ]
+    else . end
+' "$CSVOL_REPO_ROOT/config.json"
