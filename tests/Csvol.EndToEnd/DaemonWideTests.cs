@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using Csvol.EndToEnd.Harness;
+
+namespace Csvol.EndToEnd;
+
+/// <summary>
+/// Things that touch the whole daemon (restart, plugin disable, prune), so they run alone: see
+/// <see cref="DaemonWideCollection"/>.
+/// </summary>
+[Collection(DaemonWideCollection.Name)]
+public sealed class DaemonWideTests(ManagedPluginFixture managed, UnmanagedPluginFixture unmanaged) : IAsyncLifetime
+{
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly DockerScope _managedDocker = new(managed);
+    private readonly DockerScope _unmanagedDocker = new(unmanaged);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _managedDocker.DisposeAsync();
+        await _unmanagedDocker.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PluginDisableEnable_VolumeWithData_DataSurvives()
+    {
+        var sut = managed;
+        var name = await _managedDocker.CreateVolumeAsync("uid=999", "mode=0700");
+        (await _managedDocker.RunAsync(["--user", "999", "-v", name + ":/d"], "echo kept > /d/f")).MustSucceed();
+
+        await Docker.MustAsync("plugin", "disable", "-f", sut.Driver);
+        await ManagedPluginFixture.EnableAsync();
+        var read = await _managedDocker.RunAsync(["--user", "999", "-v", name + ":/d"], "cat /d/f");
+
+        Assert.Equal("kept", read.MustSucceed().StdOut.Trim());
+    }
+
+    [Fact]
+    public async Task DockerdRestart_ManagedVolume_DataSurvives()
+    {
+        var name = await _managedDocker.CreateVolumeAsync();
+        (await _managedDocker.RunAsync(["-v", name + ":/d"], "echo kept > /d/f")).MustSucceed();
+
+        await RestartDockerdAsync();
+        var read = await RunWhenVolumeVisibleAsync(_managedDocker, name, "cat /d/f");
+
+        Assert.Equal("kept", read.MustSucceed().StdOut.Trim());
+        Assert.Equal("true", await Docker.MustAsync("plugin", "inspect", "-f", "{{.Enabled}}", managed.Driver));
+    }
+
+    [Fact]
+    public async Task DockerdRestart_UnmanagedVolume_DataSurvivesAndPluginKeepsRunning()
+    {
+        var sut = unmanaged;
+        var pid = sut.ProcessId;
+        var name = await _unmanagedDocker.CreateVolumeAsync("type=dir", "nosuid");
+        (await _unmanagedDocker.RunAsync(["-v", name + ":/d"], "echo kept > /d/f")).MustSucceed();
+
+        await RestartDockerdAsync();
+        var read = await RunWhenVolumeVisibleAsync(_unmanagedDocker, name, "cat /d/f");
+
+        Assert.Equal("kept", read.MustSucceed().StdOut.Trim());
+        Assert.True(sut.IsRunning, "the unmanaged plugin process stopped with dockerd");
+        Assert.Equal(pid, sut.ProcessId);
+    }
+
+    // Docker's prune only ever removes volumes of its built-in local driver (moby daemon/prune.go); a
+    // plugin's volumes are the user's to remove. This pins that down so the README can promise it.
+    [Fact]
+    public async Task VolumePrune_UnusedCsvolVolumes_LeftAlone()
+    {
+        var managedVolume = await _managedDocker.CreateVolumeAsync();
+        var unmanagedVolume = await _unmanagedDocker.CreateVolumeAsync();
+
+        var prune = await Docker.RunAsync("volume", "prune", "-f");
+
+        prune.MustSucceed();
+        (await Docker.RunAsync("volume", "inspect", managedVolume)).MustSucceed();
+        (await Docker.RunAsync("volume", "inspect", unmanagedVolume)).MustSucceed();
+        Assert.True(Directory.Exists(managed.HostDataDirectoryOf(managedVolume)));
+        Assert.True(Directory.Exists(unmanaged.HostDataDirectoryOf(unmanagedVolume)));
+    }
+
+    // What to do instead of prune: remove the dangling volumes of the driver. The driver filter must name
+    // the plugin with its tag. (`docker volume ls` asks every driver dockerd has seen, so here it waits ~15 s
+    // for the unmanaged plugins that earlier collections stopped; dockerd forgets them when it restarts.)
+    [Fact]
+    public async Task RemoveDangling_UsedAndUnusedVolumes_RemovesOnlyUnused()
+    {
+        var sut = managed;
+        var unused = await _managedDocker.CreateVolumeAsync();
+        var used = await _managedDocker.CreateVolumeAsync();
+        await _managedDocker.StartAsync(["-v", used + ":/d"]);
+
+        var dangling = (await Docker.MustAsync("volume", "ls", "-q", "--filter", "dangling=true", "--filter", "driver=" + sut.Driver + ":latest"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var remove = await Docker.RunAsync(["volume", "rm", .. dangling]);
+
+        remove.MustSucceed();
+        Assert.Contains(unused, dangling);
+        Assert.DoesNotContain(used, dangling);
+        Assert.False((await Docker.RunAsync("volume", "inspect", unused)).Succeeded, "the unused volume is still there");
+        Assert.Equal("1", await DockerScope.StatusAsync(used, "mounts"));
+        Assert.False(Directory.Exists(sut.HostDataDirectoryOf(unused)));
+        Assert.True(Directory.Exists(sut.HostDataDirectoryOf(used)));
+    }
+
+    private static async Task RestartDockerdAsync() =>
+        (await Docker.ScriptAsync("dockerd.sh", TimeSpan.FromMinutes(2), "restart")).MustSucceed();
+
+    /// <summary>
+    /// dockerd answers before it has started its managed plugins again; a user retrying sees the volume once
+    /// the plugin is back. Bounded.
+    /// </summary>
+    private static async Task<CommandResult> RunWhenVolumeVisibleAsync(DockerScope docker, string name, string script)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var result = await docker.RunAsync(["-v", name + ":/d"], script);
+            if (result.Succeeded || waited.Elapsed > ReadyTimeout)
+            {
+                return result;
+            }
+
+            await Task.Delay(500);
+        }
+    }
+}
