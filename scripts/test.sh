@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test (what `make test` and CI run): private dockerd, base image, managed csvol/local, dotnet test, one totals line.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+need_root "$@"
+cd "$CSVOL_REPO_ROOT"
+results_dir="$CSVOL_REPO_ROOT/artifacts/test-results"
+started_dockerd=0
+totals_printed=0
+
+finish() {
+  local rc=$?
+  # Even a run that failed before any test ran ends with a totals line.
+  ((totals_printed)) || print_totals || true
+  if ((started_dockerd)); then
+    scripts/dockerd.sh stop || say "could not stop the private dockerd this run started"
+  fi
+  exit "$rc"
+}
+trap finish EXIT
+
+# Sums one attribute over every TRX <Counters> element.
+counter() {
+  local name=$1 file total=0 value
+  for file in "$results_dir"/*.trx; do
+    [[ -e $file ]] || continue
+    value="$(grep -o '<Counters [^>]*>' "$file" | grep -o " $name=\"[0-9]*\"" | grep -o '[0-9]\+' || true)"
+    total=$((total + ${value:-0}))
+  done
+  echo "$total"
+}
+
+print_totals() {
+  passed="$(counter passed)"
+  failed=$(($(counter failed) + $(counter error) + $(counter timeout) + $(counter aborted)))
+  skipped="$(counter notExecuted)"
+  total="$(counter total)"
+  local line="$passed passed, $failed failed"
+  ((skipped == 0)) || line="$line, $skipped skipped"
+  echo "$line"
+  totals_printed=1
+}
+
+# Old results would be counted with the new ones.
+rm -rf "$results_dir"
+mkdir -p "$results_dir"
+
+scripts/deps.sh
+if ! scripts/dockerd.sh status >/dev/null; then
+  started_dockerd=1
+fi
+scripts/dockerd.sh start
+eval "$(scripts/dockerd.sh env)"
+scripts/base-image.sh
+scripts/build-plugin.sh local
+
+set +e
+dotnet test VolumeDriver.sln -c Release --logger trx --results-directory "$results_dir"
+test_rc=$?
+set -e
+
+print_totals
+
+if ((total == 0)); then
+  say "no tests ran (no TRX results in $results_dir)"
+  exit 1
+fi
+if ((failed > 0 || test_rc != 0)); then
+  say "tests failed (dotnet test exit code $test_rc); TRX files are in $results_dir"
+  exit 1
+fi
