@@ -12,7 +12,7 @@ need_cmd jq jq
 # ebs and azuredisk add the host network (cloud API, instance metadata) and the host's block devices.
 jq --arg b "$backend" '
   def setting($name; $description):
-    {name: $name, description: $description, settable: ["value"], value: ""};
+    {name: $name, description: $description, settable: ["value"], value: null};
   def descriptions: {
     local: "csvol/local: Docker volumes as host directories or tmpfs, with owner, mode and mount flags",
     nfs: "csvol/nfs: Docker volumes on NFS exports",
