@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # command:package pairs; a command that exists (from any source) counts as installed.
 REQUIRED="dockerd:docker.io docker:docker.io debootstrap:debootstrap jq:jq mkfs.ext4:e2fsprogs
-mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux curl:curl tar:tar timeout:coreutils"
+mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux curl:curl tar:tar timeout:coreutils make:make"
 
 need_root "$@"
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is missing: install it (see global.json for the version) and put dotnet on PATH"
