@@ -4,12 +4,17 @@ namespace Csvol.EndToEnd.Harness;
 /// The managed plugin <c>csvol/local</c> in the private dockerd (built by scripts/test.sh, or here when it is
 /// missing), enabled with its state on a test directory instead of the real /var/lib/csvol/local.
 /// </summary>
+/// <remarks>
+/// It also keeps the shared unmanaged plugin running while its tests run, so dockerd never waits for a
+/// stopped unmanaged driver it remembers (see <see cref="UnmanagedPlugin"/>).
+/// </remarks>
 public sealed class ManagedPluginFixture : IPluginUnderTest, IAsyncLifetime
 {
     public const string PluginName = "csvol/local";
     public const string StateSource = "/var/lib/csvol-test/managed-local";
 
     private string _propagatedMount = "";
+    private bool _holdsUnmanaged;
 
     public string Driver => PluginName;
 
@@ -20,6 +25,8 @@ public sealed class ManagedPluginFixture : IPluginUnderTest, IAsyncLifetime
     public async Task InitializeAsync()
     {
         await TestEnvironment.EnsureAsync();
+        await UnmanagedPlugin.AcquireAsync();
+        _holdsUnmanaged = true;
         if (!(await Docker.RunAsync("plugin", "inspect", PluginName)).Succeeded)
         {
             (await Docker.ScriptAsync("build-plugin.sh", TimeSpan.FromMinutes(10), "local")).MustSucceed();
@@ -54,5 +61,11 @@ public sealed class ManagedPluginFixture : IPluginUnderTest, IAsyncLifetime
         await Docker.MustAsync("plugin", "enable", "--timeout", "60", PluginName);
 
     // The plugin stays enabled for the next collection and the next run; scripts/test.sh rebuilds it.
-    public Task DisposeAsync() => Task.CompletedTask;
+    public async Task DisposeAsync()
+    {
+        if (_holdsUnmanaged)
+        {
+            await UnmanagedPlugin.ReleaseAsync();
+        }
+    }
 }
