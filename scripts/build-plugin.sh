@@ -25,10 +25,15 @@ if [[ -z $base ]]; then
 fi
 
 say "building $image from $base"
+previous="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
 # The build context is the publish directory: one file, no source tree sent to the daemon.
 DOCKER_BUILDKIT=0 docker build --network host -q \
   --build-arg "BASE_IMAGE=$base" \
   -f "$CSVOL_REPO_ROOT/Dockerfile" -t "$image" "$CSVOL_PUBLISH_DIR" >/dev/null
+# Each build leaves the previous image untagged (~300 MB); drop it unless something still uses it.
+if [[ -n $previous && $previous != "$(docker image inspect -f '{{.Id}}' "$image")" ]]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 say "exporting the root filesystem to $plugin_dir/rootfs"
 rm -rf "$plugin_dir"
