@@ -17,9 +17,11 @@ enable_timeout="${CSVOL_ENABLE_TIMEOUT:-120}"
 
 if docker plugin inspect -f '{{.Enabled}}' "$plugin" 2>/dev/null | grep -q true; then
   say "$plugin is enabled; disabling it to replace it (volumes and data stay in $state_dir)"
-  docker plugin disable -f "$plugin" >/dev/null
+  # Never forced: pulling mounts out from under running containers is not an install step's call to make.
+  docker plugin disable "$plugin" >/dev/null ||
+    die "$plugin is in use by containers; stop them (docker ps --filter volume=...) and run make install again"
 fi
 mkdir -p "$state_dir"
 "$CSVOL_REPO_ROOT/scripts/build-plugin.sh" "$backend"
 docker plugin enable --timeout "$enable_timeout" "$plugin" >/dev/null
-say "$plugin enabled; try: docker volume create -d $plugin myvol && docker run --rm -v myvol:/data busybox ls /data"
+say "$plugin enabled; try: docker volume create -d $plugin myvol && docker run --rm -v myvol:/data <image> ls /data"

@@ -14,8 +14,11 @@ docker_answers || die "no Docker daemon answers at $DOCKER_HOST"
 if ! docker plugin inspect "$plugin" >/dev/null 2>&1; then
   say "$plugin is not installed"
 else
-  docker plugin disable -f "$plugin" >/dev/null 2>&1 || true
-  docker plugin rm -f "$plugin" >/dev/null
+  if docker plugin inspect -f '{{.Enabled}}' "$plugin" | grep -q true; then
+    docker plugin disable "$plugin" >/dev/null ||
+      die "$plugin is in use by containers; stop them first (docker ps --filter volume=...), then make uninstall"
+  fi
+  docker plugin rm "$plugin" >/dev/null
   say "removed $plugin"
 fi
 say "kept /var/lib/csvol/$backend (volume records and data); reinstalling brings the volumes back, rm -rf it to delete them for good"
