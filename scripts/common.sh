@@ -28,3 +28,13 @@ check_backend() {
 docker_answers() {
   timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
+
+# await_dockerd PID TIMEOUT: returns 0 once the daemon at DOCKER_HOST answers, 1 if PID exits first, 2 after TIMEOUT seconds.
+await_dockerd() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  until docker_answers; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    ((SECONDS < deadline)) || return 2
+    sleep 0.5
+  done
+}

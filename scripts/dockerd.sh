@@ -25,15 +25,13 @@ our_pid() {
   echo "$pid"
 }
 
-answers() { docker_answers; }
-
 start() {
   need_root "$@"
   need_cmd dockerd docker.io
   need_cmd docker docker.io
   local pid
   if pid="$(our_pid)"; then
-    if wait_until_answering "$pid"; then
+    if await_dockerd "$pid" "$START_TIMEOUT"; then
       say "private dockerd already running (pid $pid, DOCKER_HOST=$DOCKER_HOST)"
       return 0
     fi
@@ -53,31 +51,19 @@ start() {
     --containerd-namespace csvoltest \
     --containerd-plugins-namespace csvoltest-plugins \
     </dev/null >>"$LOG_FILE" 2>&1 &
-  local launched=$!
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$launched" 2>/dev/null; then
+  local launched=$! waited=0
+  await_dockerd "$launched" "$START_TIMEOUT" || waited=$?
+  case $waited in
+    0) say "private dockerd ready (pid $launched, DOCKER_HOST=$DOCKER_HOST)" ;;
+    1)
       tail -n 20 "$LOG_FILE" >&2
       die "private dockerd exited during start-up (log above, full log $LOG_FILE)"
-    fi
-    if answers; then
-      say "private dockerd ready (pid $launched, DOCKER_HOST=$DOCKER_HOST)"
-      return 0
-    fi
-    sleep 0.5
-  done
-  tail -n 20 "$LOG_FILE" >&2
-  die "private dockerd did not answer within ${START_TIMEOUT}s (log above); it is still running as pid $launched"
-}
-
-wait_until_answering() {
-  local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    answers && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.5
-  done
-  return 1
+      ;;
+    *)
+      tail -n 20 "$LOG_FILE" >&2
+      die "private dockerd did not answer within ${START_TIMEOUT}s (log above); it is still running as pid $launched"
+      ;;
+  esac
 }
 
 stop() {
@@ -105,7 +91,7 @@ stop() {
 
 status() {
   local pid
-  if pid="$(our_pid)" && answers; then
+  if pid="$(our_pid)" && docker_answers; then
     echo "running: pid $pid, DOCKER_HOST=$DOCKER_HOST, data root $DATA_ROOT, log $LOG_FILE"
     return 0
   fi

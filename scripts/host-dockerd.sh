@@ -31,14 +31,11 @@ fi
 say "no Docker daemon answers; starting dockerd with default paths (log $LOG_FILE) and LEAVING IT RUNNING"
 # shellcheck disable=SC2086
 setsid dockerd ${CSVOL_DOCKERD_FLAGS:-} </dev/null >>"$LOG_FILE" 2>&1 &
-pid=$!
-deadline=$((SECONDS + START_TIMEOUT))
-until docker_answers; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    tail -n 20 "$LOG_FILE" >&2
-    die "dockerd exited during start-up (log above); set CSVOL_DOCKERD_FLAGS if it needs flags on this host"
-  fi
-  ((SECONDS < deadline)) || die "dockerd (pid $pid) did not answer within ${START_TIMEOUT}s; see $LOG_FILE"
-  sleep 0.5
-done
+pid=$! waited=0
+await_dockerd "$pid" "$START_TIMEOUT" || waited=$?
+if ((waited == 1)); then
+  tail -n 20 "$LOG_FILE" >&2
+  die "dockerd exited during start-up (log above); set CSVOL_DOCKERD_FLAGS if it needs flags on this host"
+fi
+((waited == 0)) || die "dockerd (pid $pid) did not answer within ${START_TIMEOUT}s; see $LOG_FILE"
 say "dockerd is running as pid $pid (stop it with: kill $pid)"
