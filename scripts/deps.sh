@@ -5,7 +5,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # command:package pairs; a command that exists (from any source) counts as installed.
 REQUIRED="dockerd:docker.io docker:docker.io debootstrap:debootstrap jq:jq mkfs.ext4:e2fsprogs
-mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux curl:curl tar:tar timeout:coreutils make:make"
+mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux curl:curl tar:tar timeout:coreutils make:make
+clang:clang objcopy:binutils"
+# Packages with no command of their own: Native AOT links the shipped binary against zlib.
+LIBRARIES="zlib1g-dev"
 
 need_root "$@"
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is missing: install it (see global.json for the version) and put dotnet on PATH"
@@ -16,6 +19,10 @@ for pair in $REQUIRED; do
   if ! command -v "$cmd" >/dev/null 2>&1 && [[ " ${missing[*]} " != *" $pkg "* ]]; then
     missing+=("$pkg")
   fi
+done
+
+for pkg in $LIBRARIES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 
 if ((${#missing[@]} == 0)); then

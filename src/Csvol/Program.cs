@@ -3,7 +3,7 @@ using Serilog;
 using Serilog.Formatting.Compact;
 
 // Until the configured logger exists, start-up failures still reach dockerd's log as JSON.
-Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateBootstrapLogger();
+Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateLogger();
 try
 {
     var settings = CsvolOptions.FromEnvironment(Environment.GetEnvironmentVariable).Validated();

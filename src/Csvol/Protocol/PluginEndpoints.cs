@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Encodings.Web;
@@ -24,82 +25,84 @@ internal static partial class PluginEndpoints
     // Docker shows Err text to people: keep quotes and non-ASCII readable rather than \u-escaped.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static WebApplication MapPluginProtocol(this WebApplication app)
+    /// <summary>The whole protocol as one request handler: a lookup by path, then the call's own handler.</summary>
+    /// <param name="volumes">The volumes every call works on.</param>
+    /// <param name="logger">Where each call is logged.</param>
+    /// <param name="stopping">Cancelled at shutdown, the only thing that abandons work in progress.</param>
+    public static RequestDelegate Create(VolumeService volumes, ILogger logger, CancellationToken stopping)
     {
-        var volumes = app.Services.GetRequiredService<VolumeService>();
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Csvol.Protocol");
-        // Work that changes state is not abandoned when Docker hangs up: a half-done Mount is worse than a
-        // slow one, and Docker's retry finds it finished. Only shutdown cancels it.
-        var stopping = app.Lifetime.ApplicationStopping;
         var activate = new ActivateResponse(["VolumeDriver"]);
         var capabilities = new CapabilitiesResponse(new CapabilitiesInfo(volumes.Scope));
         var json = WireJsonContext.Default;
-
-        app.Map("/Plugin.Activate", Call(logger, "Activate", json.NameRequest, json.ActivateResponse, false,
-            static _ => null, (_, _) => ValueTask.FromResult(activate)));
-
-        app.Map("/VolumeDriver.Capabilities", Call(logger, "Capabilities", json.NameRequest, json.CapabilitiesResponse, false,
-            static _ => null, (_, _) => ValueTask.FromResult(capabilities)));
-
-        app.Map("/VolumeDriver.Create", Call(logger, "Create", json.CreateRequest, json.EmptyResponse, true,
-            static r => r?.Name, async (r, _) =>
-            {
-                await volumes.CreateAsync(r?.Name, r?.Opts, stopping).ConfigureAwait(false);
-                return Empty;
-            }));
-
-        app.Map("/VolumeDriver.Remove", Call(logger, "Remove", json.NameRequest, json.EmptyResponse, true,
-            static r => r?.Name, async (r, _) =>
-            {
-                await volumes.RemoveAsync(r?.Name, stopping).ConfigureAwait(false);
-                return Empty;
-            }));
-
-        app.Map("/VolumeDriver.Mount", Call(logger, "Mount", json.MountRequest, json.MountpointResponse, true,
-            static r => r?.Name, async (r, _) =>
-                new MountpointResponse(await volumes.MountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false))));
-
-        app.Map("/VolumeDriver.Unmount", Call(logger, "Unmount", json.MountRequest, json.EmptyResponse, true,
-            static r => r?.Name, async (r, _) =>
-            {
-                await volumes.UnmountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false);
-                return Empty;
-            }));
-
-        app.Map("/VolumeDriver.Path", Call(logger, "Path", json.NameRequest, json.MountpointResponse, false,
-            static r => r?.Name, async (r, _) =>
-                new MountpointResponse(await volumes.PathAsync(r?.Name).ConfigureAwait(false))));
-
-        app.Map("/VolumeDriver.Get", Call(logger, "Get", json.NameRequest, json.GetResponse, false,
-            static r => r?.Name, async (r, _) =>
-            {
-                var record = await volumes.GetAsync(r?.Name).ConfigureAwait(false);
-                return new GetResponse(ToWire(volumes, record, withStatus: true));
-            }));
-
-        app.Map("/VolumeDriver.List", Call(logger, "List", json.NameRequest, json.ListResponse, false,
-            static _ => null, async (_, _) =>
-            {
-                var records = await volumes.ListAsync().ConfigureAwait(false);
-                var list = new List<VolumeInfo>(records.Count);
-                foreach (var record in records)
-                {
-                    list.Add(ToWire(volumes, record, withStatus: false));
-                }
-
-                return new ListResponse([.. list]);
-            }));
-
-        // The default fallback pattern skips paths that look like files, which every plugin path does.
-        app.MapFallback("{*path}", context =>
+        var calls = new Dictionary<string, RequestDelegate>(StringComparer.OrdinalIgnoreCase)
         {
-            var message = $"unknown endpoint {context.Request.Method} {Printable(context.Request.Path)}; " +
-                $"csvol answers POST on {string.Join(", ", Endpoints)}";
-            LogCall(logger, LogLevel.Warning, "Unknown", "", 0, message);
-            return WriteAsync(context, StatusCodes.Status404NotFound, new ErrResponse(message), json.ErrResponse);
-        });
+            ["/Plugin.Activate"] = Call(logger, "Activate", json.NameRequest, json.ActivateResponse, false,
+                static _ => null, (_, _) => ValueTask.FromResult(activate)),
 
-        return app;
+            ["/VolumeDriver.Capabilities"] = Call(logger, "Capabilities", json.NameRequest, json.CapabilitiesResponse, false,
+                static _ => null, (_, _) => ValueTask.FromResult(capabilities)),
+
+            ["/VolumeDriver.Create"] = Call(logger, "Create", json.CreateRequest, json.EmptyResponse, true,
+                static r => r?.Name, async (r, _) =>
+                {
+                    await volumes.CreateAsync(r?.Name, r?.Opts, stopping).ConfigureAwait(false);
+                    return Empty;
+                }),
+
+            ["/VolumeDriver.Remove"] = Call(logger, "Remove", json.NameRequest, json.EmptyResponse, true,
+                static r => r?.Name, async (r, _) =>
+                {
+                    await volumes.RemoveAsync(r?.Name, stopping).ConfigureAwait(false);
+                    return Empty;
+                }),
+
+            ["/VolumeDriver.Mount"] = Call(logger, "Mount", json.MountRequest, json.MountpointResponse, true,
+                static r => r?.Name, async (r, _) =>
+                    new MountpointResponse(await volumes.MountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false))),
+
+            ["/VolumeDriver.Unmount"] = Call(logger, "Unmount", json.MountRequest, json.EmptyResponse, true,
+                static r => r?.Name, async (r, _) =>
+                {
+                    await volumes.UnmountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false);
+                    return Empty;
+                }),
+
+            ["/VolumeDriver.Path"] = Call(logger, "Path", json.NameRequest, json.MountpointResponse, false,
+                static r => r?.Name, async (r, _) =>
+                    new MountpointResponse(await volumes.PathAsync(r?.Name).ConfigureAwait(false))),
+
+            ["/VolumeDriver.Get"] = Call(logger, "Get", json.NameRequest, json.GetResponse, false,
+                static r => r?.Name, async (r, _) =>
+                {
+                    var record = await volumes.GetAsync(r?.Name).ConfigureAwait(false);
+                    return new GetResponse(ToWire(volumes, record, withStatus: true));
+                }),
+
+            ["/VolumeDriver.List"] = Call(logger, "List", json.NameRequest, json.ListResponse, false,
+                static _ => null, async (_, _) =>
+                {
+                    var records = await volumes.ListAsync().ConfigureAwait(false);
+                    var list = new List<VolumeInfo>(records.Count);
+                    foreach (var record in records)
+                    {
+                        list.Add(ToWire(volumes, record, withStatus: false));
+                    }
+
+                    return new ListResponse([.. list]);
+                }),
+        }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+        return context => calls.TryGetValue(context.Request.Path.Value ?? "", out var call)
+            ? call(context)
+            : UnknownEndpoint(context, logger);
+    }
+
+    private static Task UnknownEndpoint(HttpContext context, ILogger logger)
+    {
+        var message = $"unknown endpoint {context.Request.Method} {Printable(context.Request.Path)}; " +
+            $"csvol answers POST on {string.Join(", ", Endpoints)}";
+        LogCall(logger, LogLevel.Warning, "Unknown", "", 0, message);
+        return WriteAsync(context, StatusCodes.Status404NotFound, new ErrResponse(message), WireJsonContext.Default.ErrResponse);
     }
 
     private static VolumeInfo ToWire(VolumeService volumes, VolumeRecord record, bool withStatus) =>

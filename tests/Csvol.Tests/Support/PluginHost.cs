@@ -1,12 +1,11 @@
 using Csvol.Hosting;
-using Microsoft.AspNetCore.Builder;
 
 namespace Csvol.Tests.Support;
 
 /// <summary>The real plugin (Kestrel, VolumeService, LocalProvider, mount(2)) on a private socket and directories.</summary>
 internal sealed class PluginHost : IAsyncDisposable
 {
-    private WebApplication? _app;
+    private CsvolApp? _app;
 
     private PluginHost(TempDir dir, bool ownsDir)
     {
