@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -36,60 +35,48 @@ internal static partial class PluginEndpoints
         var json = WireJsonContext.Default;
         var calls = new Dictionary<string, RequestDelegate>(StringComparer.OrdinalIgnoreCase)
         {
-            ["/Plugin.Activate"] = Call(logger, "Activate", json.NameRequest, json.ActivateResponse, false,
+            ["/Plugin.Activate"] = Call(logger, "Activate", json.NameRequest, Json(json.ActivateResponse), false,
                 static _ => null, (_, _) => ValueTask.FromResult(activate)),
 
-            ["/VolumeDriver.Capabilities"] = Call(logger, "Capabilities", json.NameRequest, json.CapabilitiesResponse, false,
+            ["/VolumeDriver.Capabilities"] = Call(logger, "Capabilities", json.NameRequest, Json(json.CapabilitiesResponse), false,
                 static _ => null, (_, _) => ValueTask.FromResult(capabilities)),
 
-            ["/VolumeDriver.Create"] = Call(logger, "Create", json.CreateRequest, json.EmptyResponse, true,
+            ["/VolumeDriver.Create"] = Call(logger, "Create", json.CreateRequest, Json(json.EmptyResponse), true,
                 static r => r?.Name, async (r, _) =>
                 {
                     await volumes.CreateAsync(r?.Name, r?.Opts, stopping).ConfigureAwait(false);
                     return Empty;
                 }),
 
-            ["/VolumeDriver.Remove"] = Call(logger, "Remove", json.NameRequest, json.EmptyResponse, true,
+            ["/VolumeDriver.Remove"] = Call(logger, "Remove", json.NameRequest, Json(json.EmptyResponse), true,
                 static r => r?.Name, async (r, _) =>
                 {
                     await volumes.RemoveAsync(r?.Name, stopping).ConfigureAwait(false);
                     return Empty;
                 }),
 
-            ["/VolumeDriver.Mount"] = Call(logger, "Mount", json.MountRequest, json.MountpointResponse, true,
+            ["/VolumeDriver.Mount"] = Call(logger, "Mount", json.MountRequest, Json(json.MountpointResponse), true,
                 static r => r?.Name, async (r, _) =>
                     new MountpointResponse(await volumes.MountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false))),
 
-            ["/VolumeDriver.Unmount"] = Call(logger, "Unmount", json.MountRequest, json.EmptyResponse, true,
+            ["/VolumeDriver.Unmount"] = Call(logger, "Unmount", json.MountRequest, Json(json.EmptyResponse), true,
                 static r => r?.Name, async (r, _) =>
                 {
                     await volumes.UnmountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false);
                     return Empty;
                 }),
 
-            ["/VolumeDriver.Path"] = Call(logger, "Path", json.NameRequest, json.MountpointResponse, false,
+            ["/VolumeDriver.Path"] = Call(logger, "Path", json.NameRequest, Json(json.MountpointResponse), false,
                 static r => r?.Name, async (r, _) =>
                     new MountpointResponse(await volumes.PathAsync(r?.Name).ConfigureAwait(false))),
 
-            ["/VolumeDriver.Get"] = Call(logger, "Get", json.NameRequest, json.GetResponse, false,
-                static r => r?.Name, async (r, _) =>
-                {
-                    var record = await volumes.GetAsync(r?.Name).ConfigureAwait(false);
-                    return new GetResponse(ToWire(volumes, record, withStatus: true));
-                }),
+            ["/VolumeDriver.Get"] = Call<NameRequest, VolumeRecord>(logger, "Get", json.NameRequest,
+                (writer, record) => VolumeWire.WriteGet(writer, volumes, record), false,
+                static r => r?.Name, (r, _) => volumes.GetAsync(r?.Name)),
 
-            ["/VolumeDriver.List"] = Call(logger, "List", json.NameRequest, json.ListResponse, false,
-                static _ => null, async (_, _) =>
-                {
-                    var records = await volumes.ListAsync().ConfigureAwait(false);
-                    var list = new List<VolumeInfo>(records.Count);
-                    foreach (var record in records)
-                    {
-                        list.Add(ToWire(volumes, record, withStatus: false));
-                    }
-
-                    return new ListResponse([.. list]);
-                }),
+            ["/VolumeDriver.List"] = Call<NameRequest, ICollection<VolumeRecord>>(logger, "List", json.NameRequest,
+                (writer, records) => VolumeWire.WriteList(writer, volumes, records), false,
+                static _ => null, (_, _) => volumes.ListAsync()),
         }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
         return context => calls.TryGetValue(context.Request.Path.Value ?? "", out var call)
@@ -102,28 +89,24 @@ internal static partial class PluginEndpoints
         var message = $"unknown endpoint {context.Request.Method} {Printable(context.Request.Path)}; " +
             $"csvol answers POST on {string.Join(", ", Endpoints)}";
         LogCall(logger, LogLevel.Warning, "Unknown", "", 0, message);
-        return WriteAsync(context, StatusCodes.Status404NotFound, new ErrResponse(message), WireJsonContext.Default.ErrResponse);
+        return WriteAsync(context, StatusCodes.Status404NotFound, new ErrResponse(message), Json(WireJsonContext.Default.ErrResponse));
     }
 
-    private static VolumeInfo ToWire(VolumeService volumes, VolumeRecord record, bool withStatus) =>
-        new(
-            record.Name,
-            record.IsMounted ? volumes.MountpointOf(record.Name) : "",
-            record.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
-            withStatus ? volumes.StatusOf(record) : null);
+    /// <summary>Writes a response type through its source-generated serializer.</summary>
+    private static Action<Utf8JsonWriter, T> Json<T>(JsonTypeInfo<T> type) => (writer, value) => JsonSerializer.Serialize(writer, value, type);
 
     /// <summary>Reads, runs, answers and logs one call; every failure becomes an <c>Err</c>.</summary>
     private static RequestDelegate Call<TRequest, TResponse>(
         ILogger logger,
         string operation,
         JsonTypeInfo<TRequest> requestType,
-        JsonTypeInfo<TResponse> responseType,
+        Action<Utf8JsonWriter, TResponse> writeResponse,
         bool changesState,
         Func<TRequest?, string?> volumeOf,
         Func<TRequest?, CancellationToken, ValueTask<TResponse>> handle)
         where TRequest : class
     {
-        var errType = WireJsonContext.Default.ErrResponse;
+        var writeErr = Json(WireJsonContext.Default.ErrResponse);
         var okLevel = changesState ? LogLevel.Information : LogLevel.Debug;
         return async context =>
         {
@@ -133,7 +116,7 @@ internal static partial class PluginEndpoints
             {
                 var message = $"{context.Request.Method} is not supported on {context.Request.Path}; the plugin protocol uses POST";
                 LogCall(logger, LogLevel.Warning, operation, "", 0, message);
-                await WriteAsync(context, StatusCodes.Status405MethodNotAllowed, new ErrResponse(message), errType).ConfigureAwait(false);
+                await WriteAsync(context, StatusCodes.Status405MethodNotAllowed, new ErrResponse(message), writeErr).ConfigureAwait(false);
                 return;
             }
 
@@ -141,8 +124,12 @@ internal static partial class PluginEndpoints
             {
                 request = await RequestBody.ReadAsync(context.Request, requestType, context.RequestAborted).ConfigureAwait(false);
                 var response = await handle(request, context.RequestAborted).ConfigureAwait(false);
-                LogCall(logger, okLevel, operation, VolumeForLog(volumeOf(request)), Stopwatch.GetElapsedTime(started).TotalMilliseconds, "ok");
-                await WriteAsync(context, StatusCodes.Status200OK, response, responseType).ConfigureAwait(false);
+                if (logger.IsEnabled(okLevel))
+                {
+                    LogCall(logger, okLevel, operation, VolumeForLog(volumeOf(request)), Stopwatch.GetElapsedTime(started).TotalMilliseconds, "ok");
+                }
+
+                await WriteAsync(context, StatusCodes.Status200OK, response, writeResponse).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -168,12 +155,12 @@ internal static partial class PluginEndpoints
                     LogUnexpected(logger, ex, operation, VolumeForLog(volumeOf(request)), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
 
-                await WriteAsync(context, status, new ErrResponse(message), errType).ConfigureAwait(false);
+                await WriteAsync(context, status, new ErrResponse(message), writeErr).ConfigureAwait(false);
             }
         };
     }
 
-    private static async Task WriteAsync<T>(HttpContext context, int status, T body, JsonTypeInfo<T> type)
+    private static async Task WriteAsync<T>(HttpContext context, int status, T body, Action<Utf8JsonWriter, T> write)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -185,7 +172,7 @@ internal static partial class PluginEndpoints
         response.ContentType = ContentType;
         using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
         {
-            JsonSerializer.Serialize(writer, body, type);
+            write(writer, body);
         }
 
         await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
@@ -196,7 +183,9 @@ internal static partial class PluginEndpoints
     private static string Printable(string text)
     {
         var shown = text.Length > 140 ? text[..140] + "…" : text;
-        return shown.Any(char.IsControl) ? new string([.. shown.Select(c => char.IsControl(c) ? '?' : c)]) : shown;
+        var span = shown.AsSpan();
+        var hasControl = span.IndexOfAnyInRange('\u0000', '\u001f') >= 0 || span.IndexOfAnyInRange('\u007f', '\u009f') >= 0;
+        return hasControl ? new string([.. shown.Select(c => char.IsControl(c) ? '?' : c)]) : shown;
     }
 
     [LoggerMessage(Message = "{Operation} {Volume} {Outcome} in {ElapsedMs:0.###} ms")]

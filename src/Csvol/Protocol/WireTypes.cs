@@ -19,15 +19,7 @@ internal sealed record EmptyResponse;
 
 internal sealed record MountpointResponse(string Mountpoint);
 
-internal sealed record VolumeInfo(
-    string Name,
-    string Mountpoint,
-    string? CreatedAt,
-    Dictionary<string, string>? Status);
-
-internal sealed record GetResponse(VolumeInfo Volume);
-
-internal sealed record ListResponse(VolumeInfo[] Volumes);
+// Get and List answers are written straight from the volume records by VolumeWire.
 
 internal sealed record CapabilitiesInfo(string Scope);
 
@@ -43,8 +35,6 @@ internal sealed record CapabilitiesResponse(CapabilitiesInfo Capabilities);
 [JsonSerializable(typeof(ErrResponse))]
 [JsonSerializable(typeof(EmptyResponse))]
 [JsonSerializable(typeof(MountpointResponse))]
-[JsonSerializable(typeof(GetResponse))]
-[JsonSerializable(typeof(ListResponse))]
 [JsonSerializable(typeof(CapabilitiesResponse))]
 internal sealed partial class WireJsonContext : JsonSerializerContext
 {

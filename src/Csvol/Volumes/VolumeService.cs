@@ -29,6 +29,7 @@ internal sealed partial class VolumeService
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly FrozenDictionary<string, VolumeOptionSpec> _optionSpecs;
     private readonly string _validOptions;
+    private readonly ConcurrentDictionary<string, SortedDictionary<string, string>> _optionSets = new(StringComparer.Ordinal);
 
     public VolumeService(
         IVolumeProvider provider,
@@ -44,13 +45,14 @@ internal sealed partial class VolumeService
         _mountRoot = Path.TrimEndingDirectorySeparator(mountRoot);
         _time = time;
         _logger = logger;
+        DriverName = "csvol/" + provider.Name;
         _optionSpecs = provider.Options.ToFrozenDictionary(o => o.Name, StringComparer.Ordinal);
         _validOptions = provider.Options.Count == 0
             ? "it takes no options"
             : "valid options: " + string.Join(", ", provider.Options.Select(o => o.Name).Order(StringComparer.Ordinal));
     }
 
-    public string DriverName => "csvol/" + _provider.Name;
+    public string DriverName { get; }
 
     public string Scope => _provider.Scope == VolumeScope.Global ? "global" : "local";
 
@@ -66,8 +68,9 @@ internal sealed partial class VolumeService
             Directory.CreateDirectory(_mountRoot);
             var records = await LoadCheckedRecordsAsync(cancellationToken).ConfigureAwait(false);
             var mountpoints = _mounter.Mountpoints();
-            foreach (var record in records)
+            foreach (var loaded in records)
             {
+                var record = loaded with { Provider = _provider.Name, Options = Shared(loaded.Options) };
                 _volumes[record.Name] = await RestoreMountAsync(record, mountpoints, cancellationToken).ConfigureAwait(false);
             }
 
@@ -178,7 +181,7 @@ internal sealed partial class VolumeService
         {
             Name = volumeName,
             Provider = _provider.Name,
-            Options = options,
+            Options = Shared(options),
             CreatedAt = _time.GetUtcNow(),
         };
         await _provider.CreateAsync(record, cancellationToken).ConfigureAwait(false);
@@ -309,16 +312,12 @@ internal sealed partial class VolumeService
         return _volumes.Values;
     }
 
-    /// <summary>What <c>docker volume inspect</c> shows under Status.</summary>
-    public Dictionary<string, string> StatusOf(VolumeRecord record)
+    /// <summary>Fills <paramref name="status"/> with what <c>docker volume inspect</c> shows under Status.</summary>
+    public void AddStatus(VolumeRecord record, IDictionary<string, string> status)
     {
-        var status = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["driver"] = DriverName,
-            ["mounts"] = record.MountIds.Length.ToString(CultureInfo.InvariantCulture),
-        };
+        status["driver"] = DriverName;
+        status["mounts"] = record.MountIds.Length.ToString(CultureInfo.InvariantCulture);
         _provider.AddStatus(record, status);
-        return status;
     }
 
     private SortedDictionary<string, string> NormalizeOptions(IReadOnlyDictionary<string, string>? raw)
@@ -358,6 +357,13 @@ internal sealed partial class VolumeService
 
         return normalized;
     }
+
+    /// <summary>
+    /// One options instance per distinct set: volumes made alike (a compose file, a fleet script) share it rather
+    /// than each holding a copy. Records never change their options, so sharing is safe.
+    /// </summary>
+    private SortedDictionary<string, string> Shared(SortedDictionary<string, string> options) =>
+        _optionSets.GetOrAdd(string.Join('\n', options.Select(o => o.Key + "=" + o.Value)), options);
 
     private VolumeRecord Existing(string name) =>
         _volumes.TryGetValue(name, out var record)
