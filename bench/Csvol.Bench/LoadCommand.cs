@@ -6,22 +6,27 @@ namespace Csvol.Bench;
 /// <summary>
 /// <c>load</c>: N requests over C keep-alive connections, one thread each; the same measurement and JSON fields
 /// as <c>plugbench load</c>. A 200 whose body has a non-empty "Err" counts as an error.
+/// With <c>--then ENDPOINT</c> each measured request is a pair: the same body goes to ENDPOINT right after
+/// (Mount then Unmount), and the latency covers both.
 /// </summary>
 internal static class LoadCommand
 {
-    public static readonly string[] Options = ["sock", "endpoint", "body", "keyspace", "n", "c", "warmup", "pid"];
+    public static readonly string[] Options = ["sock", "endpoint", "then", "body", "keyspace", "n", "c", "warmup", "pid"];
 
     public static void Run(CommandLine options)
     {
         var sock = options.Required("sock");
         var endpoint = options.Optional("endpoint") ?? "/VolumeDriver.Get";
-        var request = new PluginRequest(endpoint, options.Optional("body") ?? """{"Name":"v1"}""", options.Int("keyspace", 0, 0));
+        var body = options.Optional("body") ?? """{"Name":"v1"}""";
+        var keyspace = options.Int("keyspace", 0, 0);
+        var request = new PluginRequest(endpoint, body, keyspace);
+        var then = options.Optional("then") is { } second ? new PluginRequest(second, body, keyspace) : null;
         var n = options.Int("n", 20000, 1);
         var c = options.Int("c", 1, 1);
         var warmEach = options.Int("warmup", 1000, 0) / c;
         var pid = options.Int("pid", 0, 0);
 
-        using var run = new Workers(sock, request, n, c, warmEach);
+        using var run = new Workers(sock, request, then, n, c, warmEach);
         var workers = new Thread[c];
         for (var w = 0; w < c; w++)
         {
@@ -44,7 +49,7 @@ internal static class LoadCommand
         {
             json.WriteString("mode", "load");
             json.WriteString("sock", sock);
-            json.WriteString("endpoint", endpoint);
+            json.WriteString("endpoint", then is null ? endpoint : endpoint + "+" + then.Endpoint);
             json.WriteNumber("n", n);
             json.WriteNumber("c", c);
             json.WriteNumber("warmup", warmEach * c);
@@ -81,7 +86,7 @@ internal static class LoadCommand
 
     private static double Micros(long ticks) => JsonLine.Round(ticks * 1e6 / Stopwatch.Frequency, 1);
 
-    private sealed class Workers(string sock, PluginRequest request, int n, int c, int warmEach) : IDisposable
+    private sealed class Workers(string sock, PluginRequest request, PluginRequest? then, int n, int c, int warmEach) : IDisposable
     {
         private int _next = -1;
         private long _ok;
@@ -110,7 +115,7 @@ internal static class LoadCommand
 
         public void Work(int worker)
         {
-            var scratch = new byte[request.MaxLength];
+            var scratch = new byte[Math.Max(request.MaxLength, then?.MaxLength ?? 0)];
             using var connection = new PluginConnection(sock, TimeSpan.FromSeconds(10));
             try
             {
@@ -126,6 +131,10 @@ internal static class LoadCommand
                 try
                 {
                     _ = connection.Send(request.For(n + (worker * warmEach) + i, scratch));
+                    if (then is not null)
+                    {
+                        _ = connection.Send(then.For(n + (worker * warmEach) + i, scratch));
+                    }
                 }
                 catch (Exception)
                 {
@@ -143,6 +152,10 @@ internal static class LoadCommand
                 try
                 {
                     status = connection.Send(request.For(i, scratch));
+                    if (then is not null && status == 200 && PluginConnection.ErrOf(connection.Body).IsEmpty)
+                    {
+                        status = connection.Send(then.For(i, scratch));
+                    }
                 }
                 catch (Exception ex)
                 {

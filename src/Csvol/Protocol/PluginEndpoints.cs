@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Text.Encodings.Web;
@@ -20,6 +21,14 @@ internal static partial class PluginEndpoints
     ];
 
     private static readonly EmptyResponse Empty = new();
+
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_json;
 
     // Docker shows Err text to people: keep quotes and non-ASCII readable rather than \u-escaped.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -123,6 +132,13 @@ internal static partial class PluginEndpoints
             try
             {
                 request = await RequestBody.ReadAsync(context.Request, requestType, context.RequestAborted).ConfigureAwait(false);
+                if (changesState)
+                {
+                    // Reads answer on Kestrel's I/O thread; calls that mount, unmount or fsync block, so they move
+                    // to the thread pool and never hold up other connections.
+                    await Task.Yield();
+                }
+
                 var response = await handle(request, context.RequestAborted).ConfigureAwait(false);
                 if (logger.IsEnabled(okLevel))
                 {
@@ -160,22 +176,37 @@ internal static partial class PluginEndpoints
         };
     }
 
-    private static async Task WriteAsync<T>(HttpContext context, int status, T body, Action<Utf8JsonWriter, T> write)
+    /// <summary>
+    /// Answers with a Content-Length (Docker's own plugins do; a flushed-as-written body went out chunked): the JSON
+    /// is built in a per-thread buffer first, then copied into the response in one write.
+    /// </summary>
+    private static Task WriteAsync<T>(HttpContext context, int status, T body, Action<Utf8JsonWriter, T> write)
     {
         var response = context.Response;
         if (response.HasStarted)
         {
-            return;
+            return Task.CompletedTask;
         }
+
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        var json = t_json ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        json.Reset();
+        write(json, body);
+        json.Flush();
 
         response.StatusCode = status;
         response.ContentType = ContentType;
-        using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+        response.ContentLength = buffer.WrittenCount;
+        var written = response.BodyWriter.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+        // A write still pending owns the buffer; so does nothing else once a List of thousands has grown it.
+        if (!written.IsCompleted || buffer.Capacity > MaxKeptBuffer)
         {
-            write(writer, body);
+            t_buffer = null;
+            t_json = null;
         }
 
-        await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        return written.IsCompletedSuccessfully ? Task.CompletedTask : written.AsTask();
     }
 
     private static string VolumeForLog(string? name) => name is null ? "" : Printable(name);

@@ -16,6 +16,29 @@ public sealed class PluginEndpointsTests : PluginHostTest
     }
 
     [Fact]
+    public async Task Answers_SmallLargeAndErr_CarryContentLengthNotChunked()
+    {
+        // Enough volumes that the List answer outgrows the per-thread buffer kept between calls.
+        for (var i = 0; i < 800; i++)
+        {
+            (await Sut.CallAsync("/VolumeDriver.Create", new { Name = $"length-check-volume-{i:D4}" })).AssertOk();
+        }
+
+        var small = (await Sut.PostAsync("/VolumeDriver.Capabilities", "{}")).AssertOk();
+        var large = (await Sut.PostAsync("/VolumeDriver.List", "{}")).AssertOk();
+        var err = await Sut.CallAsync("/VolumeDriver.Get", new { Name = "no-such-volume" });
+
+        Assert.True(large.Body.Length > 64 * 1024, $"List answer is only {large.Body.Length} bytes");
+        Assert.Equal(800, large.Json.GetProperty("Volumes").GetArrayLength());
+        Assert.Equal(500, err.Status);
+        foreach (var response in new[] { small, large, err })
+        {
+            Assert.False(response.Chunked);
+            Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(response.Body), response.ContentLength);
+        }
+    }
+
+    [Fact]
     public async Task Capabilities_LocalBackend_ScopeLocal()
     {
         var response = (await Sut.PostAsync("/VolumeDriver.Capabilities", "{}")).AssertOk();

@@ -44,7 +44,11 @@ internal sealed class PluginClient : IDisposable
 
         using var response = await _http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
-        return new PluginResponse((int)response.StatusCode, response.Content.Headers.ContentType, text);
+        return new PluginResponse((int)response.StatusCode, response.Content.Headers.ContentType, text)
+        {
+            ContentLength = response.Content.Headers.ContentLength,
+            Chunked = response.Headers.TransferEncodingChunked == true,
+        };
     }
 
     public Task<PluginResponse> CallAsync(string endpoint, object body) =>
@@ -55,6 +59,10 @@ internal sealed class PluginClient : IDisposable
 
 internal sealed record PluginResponse(int Status, MediaTypeHeaderValue? ContentType, string Body)
 {
+    public long? ContentLength { get; init; }
+
+    public bool Chunked { get; init; }
+
     public JsonElement Json => JsonDocument.Parse(Body).RootElement;
 
     public string? Err => Json.TryGetProperty("Err", out var err) ? err.GetString() : null;
