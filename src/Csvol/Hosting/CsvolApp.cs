@@ -58,7 +58,7 @@ internal sealed partial class CsvolApp : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddCsvolLogging(settings);
         services.AddCsvolVolumes(settings);
-        return new CsvolApp(settings, services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }));
+        return new CsvolApp(settings, services.BuildServiceProvider());
     }
 
     /// <summary>Opens the socket, then loads state in the background: Docker's first calls connect at once and wait for it.</summary>
