@@ -128,7 +128,7 @@ internal sealed partial class CsvolApp : IAsyncDisposable
     private static KestrelServerOptions KestrelOptions(string socketPath)
     {
         var kestrel = new KestrelServerOptions { AddServerHeader = false };
-        kestrel.Limits.MaxRequestBodySize = RequestBody.MaxBytes;
+        kestrel.Limits.MaxRequestBodySize = RequestBody.DrainBytes; // RequestBody answers 413 above MaxBytes
         kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
         kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10); // dockerd keeps its connection open
         kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http1);

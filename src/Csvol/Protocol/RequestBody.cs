@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -10,11 +11,18 @@ internal static class RequestBody
     /// <summary>Far above any real request (a Create with dozens of options is a few hundred bytes).</summary>
     public const int MaxBytes = 64 * 1024;
 
+    /// <summary>
+    /// How much of a too-large body is read and dropped before the 413, so that the caller has finished sending
+    /// and reads the Err instead of a reset connection. Beyond this Kestrel cuts the connection.
+    /// </summary>
+    public const int DrainBytes = 1024 * 1024;
+
     public static async ValueTask<T?> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
         where T : class
     {
         if (request.ContentLength > MaxBytes)
         {
+            await DrainAsync(request.BodyReader, cancellationToken).ConfigureAwait(false);
             throw TooLarge();
         }
 
@@ -25,7 +33,12 @@ internal static class RequestBody
             var buffer = result.Buffer;
             if (buffer.Length > MaxBytes)
             {
-                reader.AdvanceTo(buffer.Start, buffer.End);
+                reader.AdvanceTo(buffer.End);
+                if (!result.IsCompleted)
+                {
+                    await DrainAsync(reader, cancellationToken).ConfigureAwait(false);
+                }
+
                 throw TooLarge();
             }
 
@@ -42,6 +55,26 @@ internal static class RequestBody
             }
 
             reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private static async Task DrainAsync(PipeReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Over DrainBytes: Kestrel closes the connection after the answer; the 413 still goes out first.
         }
     }
 
