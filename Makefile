@@ -2,13 +2,17 @@
 BACKEND ?= local
 BACKENDS := local nfs ebs azuredisk
 
-.PHONY: build test plugin install uninstall clean check-backend
+.PHONY: build test bench plugin install uninstall clean check-backend
 
 build:
 	dotnet build VolumeDriver.sln -c Release
 
 test:
 	scripts/test.sh
+
+# Not part of test: ~10 minutes, and its figures are for reading, not for passing.
+bench:
+	bench/run.sh
 
 check-backend:
 	@case " $(BACKENDS) " in *" $(BACKEND) "*) ;; *) echo "BACKEND=$(BACKEND) is not one of: $(BACKENDS)" >&2; exit 1;; esac
