@@ -1,4 +1,5 @@
-using System.Globalization;
+using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Csvol.Volumes;
 
@@ -9,15 +10,23 @@ namespace Csvol.Protocol;
 /// 10,000 volumes would otherwise copy every record into a wire object and a date string first.
 /// </summary>
 /// <remarks>Shape: <c>{"Volume":{"Name","Mountpoint","CreatedAt","Status"}}</c> and <c>{"Volumes":[{"Name","Mountpoint","CreatedAt"}]}</c>.</remarks>
-internal static class VolumeWire
+internal sealed class VolumeWire(VolumeService volumes)
 {
-    private const string CreatedAtFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+    /// <summary>Longest List entry written from the stack: the fixed text, a 128-character name twice, the mount root.</summary>
+    private const int MaxStackEntry = 1024;
+
+    /// <summary>What every mountpoint starts with (the mount root and a '/'), as JSON string content, escaped once.</summary>
+    private readonly byte[] _mountpointPrefixJson = JsonEncodedText.Encode(
+        volumes.MountpointOf("x")[..^1], JavaScriptEncoder.UnsafeRelaxedJsonEscaping).EncodedUtf8Bytes.ToArray();
+
+    /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c>, UTC.</summary>
+    private const int CreatedAtLength = 24;
 
     // Writing is synchronous, so one Status dictionary per thread serves every Get on it.
     [ThreadStatic]
     private static Dictionary<string, string>? t_status;
 
-    public static void WriteGet(Utf8JsonWriter writer, VolumeService volumes, VolumeRecord record)
+    public void WriteGet(Utf8JsonWriter writer, VolumeRecord record)
     {
         writer.WriteStartObject();
         writer.WritePropertyName("Volume"u8);
@@ -25,13 +34,49 @@ internal static class VolumeWire
         writer.WriteEndObject();
     }
 
-    public static void WriteList(Utf8JsonWriter writer, VolumeService volumes, ICollection<VolumeRecord> records)
+    private ListAnswer? _list;
+
+    /// <summary>
+    /// The whole List answer, rendered again only after a volume changed. dockerd lists on every <c>docker volume ls</c>
+    /// and more; rendering 10,000 records was ~9 ms, nearly all of it cache misses on records spread over the heap.
+    /// </summary>
+    public ReadOnlyMemory<byte> ListJson(IEnumerable<VolumeRecord> records, long version)
+    {
+        if (_list is { } kept && kept.Version == version)
+        {
+            return kept.Json;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>((_list?.Json.Length ?? 0) + 4096);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            WriteList(writer, records);
+        }
+
+        // A change that landed while rendering may or may not be in it: then keep nothing and render next time.
+        if (volumes.Version == version)
+        {
+            _list = new ListAnswer(version, buffer.WrittenMemory);
+        }
+
+        return buffer.WrittenMemory;
+    }
+
+    public void WriteList(Utf8JsonWriter writer, IEnumerable<VolumeRecord> records)
     {
         writer.WriteStartObject();
         writer.WriteStartArray("Volumes"u8);
+        Span<byte> entry = stackalloc byte[MaxStackEntry];
         foreach (var record in records)
         {
-            WriteVolume(writer, volumes, record, withStatus: false);
+            if (TryFormatListEntry(record, entry, out var length))
+            {
+                writer.WriteRawValue(entry[..length], skipInputValidation: true);
+            }
+            else
+            {
+                WriteVolume(writer, volumes, record, withStatus: false);
+            }
         }
 
         writer.WriteEndArray();
@@ -43,9 +88,9 @@ internal static class VolumeWire
         writer.WriteStartObject();
         writer.WriteString("Name"u8, record.Name);
         writer.WriteString("Mountpoint"u8, record.IsMounted ? volumes.MountpointOf(record.Name) : "");
-        Span<byte> createdAt = stackalloc byte[32];
-        record.CreatedAt.UtcDateTime.TryFormat(createdAt, out var written, CreatedAtFormat, CultureInfo.InvariantCulture);
-        writer.WriteString("CreatedAt"u8, createdAt[..written]);
+        Span<byte> createdAt = stackalloc byte[CreatedAtLength];
+        FormatCreatedAt(record.CreatedAt.UtcDateTime, createdAt);
+        writer.WriteString("CreatedAt"u8, createdAt);
         if (withStatus)
         {
             var status = t_status ??= new Dictionary<string, string>(StringComparer.Ordinal);
@@ -63,4 +108,75 @@ internal static class VolumeWire
 
         writer.WriteEndObject();
     }
+
+    /// <summary>
+    /// One List entry, <c>{"Name":..,"Mountpoint":..,"CreatedAt":..}</c>, by plain copying: a name that passes Docker's
+    /// rule is ASCII that JSON never escapes, and the mount root was escaped once. This halved List of 10,000.
+    /// Any other name (a record edited by hand) takes the escaping writer.
+    /// </summary>
+    private bool TryFormatListEntry(VolumeRecord record, Span<byte> into, out int length)
+    {
+        length = 0;
+        var name = record.Name;
+        if (VolumeName.Check(name) is not null)
+        {
+            return false;
+        }
+
+        var at = 0;
+        Append(into, ref at, "{\"Name\":\""u8);
+        at += System.Text.Encoding.ASCII.GetBytes(name, into[at..]);
+        Append(into, ref at, "\",\"Mountpoint\":\""u8);
+        if (record.IsMounted)
+        {
+            Append(into, ref at, _mountpointPrefixJson);
+            at += System.Text.Encoding.ASCII.GetBytes(name, into[at..]);
+        }
+
+        Append(into, ref at, "\",\"CreatedAt\":\""u8);
+        FormatCreatedAt(record.CreatedAt.UtcDateTime, into.Slice(at, CreatedAtLength));
+        at += CreatedAtLength;
+        Append(into, ref at, "\"}"u8);
+        length = at;
+        return true;
+    }
+
+    private static void Append(Span<byte> into, ref int at, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(into[at..]);
+        at += bytes.Length;
+    }
+
+    /// <summary>
+    /// CreatedAt as <c>yyyy-MM-ddTHH:mm:ss.fffZ</c>, digit by digit: the custom format string was parsed again for every
+    /// volume and was a fifth of a List of 10,000.
+    /// </summary>
+    internal static void FormatCreatedAt(DateTime utc, Span<byte> into)
+    {
+        Digits(into[..4], utc.Year);
+        into[4] = (byte)'-';
+        Digits(into.Slice(5, 2), utc.Month);
+        into[7] = (byte)'-';
+        Digits(into.Slice(8, 2), utc.Day);
+        into[10] = (byte)'T';
+        Digits(into.Slice(11, 2), utc.Hour);
+        into[13] = (byte)':';
+        Digits(into.Slice(14, 2), utc.Minute);
+        into[16] = (byte)':';
+        Digits(into.Slice(17, 2), utc.Second);
+        into[19] = (byte)'.';
+        Digits(into.Slice(20, 3), utc.Millisecond);
+        into[23] = (byte)'Z';
+    }
+
+    private static void Digits(Span<byte> into, int value)
+    {
+        for (var i = into.Length - 1; i >= 0; i--)
+        {
+            into[i] = (byte)('0' + (value % 10));
+            value /= 10;
+        }
+    }
+
+    private sealed record ListAnswer(long Version, ReadOnlyMemory<byte> Json);
 }

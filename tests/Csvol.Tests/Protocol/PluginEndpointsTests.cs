@@ -25,18 +25,46 @@ public sealed class PluginEndpointsTests : PluginHostTest
         }
 
         var small = (await Sut.PostAsync("/VolumeDriver.Capabilities", "{}")).AssertOk();
-        var large = (await Sut.PostAsync("/VolumeDriver.List", "{}")).AssertOk();
+        var get = (await Sut.CallAsync("/VolumeDriver.Get", new { Name = "length-check-volume-0000" })).AssertOk();
         var err = await Sut.CallAsync("/VolumeDriver.Get", new { Name = "no-such-volume" });
+        var large = (await Sut.PostAsync("/VolumeDriver.List", "{}")).AssertOk();
 
         Assert.True(large.Body.Length > 64 * 1024, $"List answer is only {large.Body.Length} bytes");
         Assert.Equal(800, large.Json.GetProperty("Volumes").GetArrayLength());
         Assert.Equal(500, err.Status);
-        foreach (var response in new[] { small, large, err })
+        foreach (var response in new[] { small, get, err, large })
         {
             Assert.False(response.Chunked);
             Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(response.Body), response.ContentLength);
         }
     }
+
+    [Fact]
+    public async Task List_AfterEachKindOfChange_ShowsTheChangeNotAKeptAnswer()
+    {
+        (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "kept1" })).AssertOk();
+        Assert.Equal(["kept1"], await ListedAsync());
+
+        (await Sut.CallAsync("/VolumeDriver.Create", new { Name = "kept2" })).AssertOk();
+        Assert.Equal(["kept1", "kept2"], await ListedAsync());
+
+        (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "kept2", ID = "m1" })).AssertOk();
+        Assert.Equal(Host.MountpointOf("kept2"), await ListedMountpointAsync("kept2"));
+
+        (await Sut.CallAsync("/VolumeDriver.Unmount", new { Name = "kept2", ID = "m1" })).AssertOk();
+        Assert.Equal("", await ListedMountpointAsync("kept2"));
+
+        (await Sut.CallAsync("/VolumeDriver.Remove", new { Name = "kept1" })).AssertOk();
+        Assert.Equal(["kept2"], await ListedAsync());
+    }
+
+    private async Task<string[]> ListedAsync() =>
+        [.. (await Sut.PostAsync("/VolumeDriver.List", "{}")).AssertOk().Json.GetProperty("Volumes").EnumerateArray()
+            .Select(v => v.GetProperty("Name").GetString()!).Order(StringComparer.Ordinal)];
+
+    private async Task<string?> ListedMountpointAsync(string name) =>
+        (await Sut.PostAsync("/VolumeDriver.List", "{}")).AssertOk().Json.GetProperty("Volumes").EnumerateArray()
+            .Single(v => v.GetProperty("Name").GetString() == name).GetProperty("Mountpoint").GetString();
 
     [Fact]
     public async Task Capabilities_LocalBackend_ScopeLocal()
