@@ -54,8 +54,9 @@ csvol_cmd=(env "${csvol_env[@]}" "$CSVOL_BIN")
 stub_cmd=("$plugbench" serve -sock "$stub_sock" -root "$work/stub-root")
 
 if [[ -n $plugbench ]]; then
-  client="plugbench load"
+  client="plugbench load" cold_tool="plugbench cold -settle 500ms"
 else
+  cold_tool="Csvol.Bench cold"
   client="Csvol.Bench load"
   say "no plugbench: csvol's own figures only, measured with Csvol.Bench; yardstick columns are not available"
 fi
@@ -120,13 +121,13 @@ cold_how="$((COLD_ROUNDS * COLD_RUNS)) launches in $COLD_ROUNDS alternating roun
 c_ready=$(printf '%s\n' "${csvol_ready[@]}" | median)
 s_ready=$( ((${#stub_ready[@]})) && printf '%s\n' "${stub_ready[@]}" | median || true)
 bench_row "$out" "$S2" "cold start to first Activate" ms "$c_ready" "$s_ready" "Go stub" "<=3" \
-  "${plugbench:+plugbench cold}${plugbench:-Csvol.Bench cold}, $cold_how"
+  "$cold_tool, $cold_how"
 
 # Idle RSS: after the first Activate, nothing else asked (0.5 s later with plugbench cold -settle).
 c_idle=$(mb "$(printf '%s\n' "${csvol_idle[@]}" | median)")
 s_idle=$( ((${#stub_idle[@]})) && mb "$(printf '%s\n' "${stub_idle[@]}" | median)" || true)
 bench_row "$out" "$S2" "idle RSS after first Activate" MB "$c_idle" "$s_idle" "Go stub" "<=3" \
-  "${plugbench:+plugbench cold -settle 500ms}${plugbench:-Csvol.Bench cold}, VmRSS, median of $((COLD_ROUNDS * COLD_RUNS))"
+  "$cold_tool, VmRSS, median of $((COLD_ROUNDS * COLD_RUNS))"
 
 # ---------------------------------------------------------------- 1: protocol latency and throughput
 rm -rf "$state"
