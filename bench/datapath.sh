@@ -25,12 +25,7 @@ out=$1
 
 # --- preconditions --------------------------------------------------------------------------------
 need_root "$@"
-need_cmd docker docker.io
-need_cmd jq jq
-[[ -n ${DOCKER_HOST:-} ]] || die "DOCKER_HOST is not set; bench/run.sh points it at the private dockerd (scripts/dockerd.sh env)"
-docker_answers || die "no Docker daemon answers at DOCKER_HOST=$DOCKER_HOST; start it with scripts/dockerd.sh start"
-[[ $(docker plugin inspect -f '{{.Enabled}}' "$PLUGIN" 2>/dev/null) == true ]] ||
-  die "plugin $PLUGIN is not installed and enabled at $DOCKER_HOST; run scripts/build-plugin.sh local, then docker plugin enable $PLUGIN"
+bench_need_plugin "$PLUGIN"
 base_id="$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null)" ||
   die "image $BASE_IMAGE is missing at $DOCKER_HOST; run scripts/base-image.sh"
 [[ -r $DOCKERFILE ]] || die "$DOCKERFILE is missing"

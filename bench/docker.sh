@@ -23,12 +23,7 @@ out=$1
 
 # --- preconditions --------------------------------------------------------------------------------
 need_root "$@"
-need_cmd docker docker.io
-need_cmd jq jq
-[[ -n ${DOCKER_HOST:-} ]] || die "DOCKER_HOST is not set; bench/run.sh points it at the private dockerd (scripts/dockerd.sh env)"
-docker_answers || die "no Docker daemon answers at DOCKER_HOST=$DOCKER_HOST; start it with scripts/dockerd.sh start"
-[[ $(docker plugin inspect -f '{{.Enabled}}' "$PLUGIN" 2>/dev/null) == true ]] ||
-  die "plugin $PLUGIN is not installed and enabled at $DOCKER_HOST; run scripts/build-plugin.sh local, then docker plugin enable $PLUGIN"
+bench_need_plugin "$PLUGIN"
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE is missing at $DOCKER_HOST; run scripts/base-image.sh"
 
 # --- cleanup: everything named $PREFIX*, also on failure or interrupt ---------------------------------

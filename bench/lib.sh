@@ -35,3 +35,14 @@ median() {
 
 # now_ns: monotonic-enough wall clock in nanoseconds for timing whole commands.
 now_ns() { date +%s%N; }
+
+# bench_need_plugin PLUGIN: the dockerd at DOCKER_HOST answers and has PLUGIN enabled, or the section stops saying how to get there.
+bench_need_plugin() {
+  local plugin=$1
+  need_cmd docker docker.io
+  need_cmd jq jq
+  [[ -n ${DOCKER_HOST:-} ]] || die "DOCKER_HOST is not set; bench/run.sh points it at the private dockerd (scripts/dockerd.sh env)"
+  docker_answers || die "no Docker daemon answers at DOCKER_HOST=$DOCKER_HOST; start it with scripts/dockerd.sh start"
+  [[ $(docker plugin inspect -f '{{.Enabled}}' "$plugin" 2>/dev/null) == true ]] ||
+    die "plugin $plugin is not installed and enabled at $DOCKER_HOST; run scripts/build-plugin.sh local, then docker plugin enable $plugin"
+}

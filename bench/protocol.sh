@@ -104,17 +104,17 @@ for ((round = 0; round < COLD_ROUNDS; round++)); do
   rm -rf "$state"
   if [[ -n $plugbench ]]; then
     j=$("$plugbench" cold -sock "$csvol_sock" -runs "$COLD_RUNS" -rm-sock -settle 500ms -- "${csvol_cmd[@]}")
-    csvol_ready+=($(jq -r '.runs[].ready_ms' <<<"$j"))
-    csvol_idle+=($(jq -r '.runs[].vmrss_kb' <<<"$j"))
+    mapfile -t -O "${#csvol_ready[@]}" csvol_ready < <(jq -r '.runs[].ready_ms' <<<"$j")
+    mapfile -t -O "${#csvol_idle[@]}" csvol_idle < <(jq -r '.runs[].vmrss_kb' <<<"$j")
     j=$("$plugbench" cold -sock "$stub_sock" -runs "$COLD_RUNS" -rm-sock -settle 500ms -- "${stub_cmd[@]}")
-    stub_ready+=($(jq -r '.runs[].ready_ms' <<<"$j"))
-    stub_idle+=($(jq -r '.runs[].vmrss_kb' <<<"$j"))
+    mapfile -t -O "${#stub_ready[@]}" stub_ready < <(jq -r '.runs[].ready_ms' <<<"$j")
+    mapfile -t -O "${#stub_idle[@]}" stub_idle < <(jq -r '.runs[].vmrss_kb' <<<"$j")
   else
     env_args=()
     for kv in "${csvol_env[@]}"; do env_args+=(--env "$kv"); done
     j=$("$BENCH_TOOL" cold --sock "$csvol_sock" --runs "$COLD_RUNS" "${env_args[@]}" -- "$CSVOL_BIN")
-    csvol_ready+=($(jq -r '.runs[].ready_ms' <<<"$j"))
-    csvol_idle+=($(jq -r '.runs[].vmrss_kb' <<<"$j"))
+    mapfile -t -O "${#csvol_ready[@]}" csvol_ready < <(jq -r '.runs[].ready_ms' <<<"$j")
+    mapfile -t -O "${#csvol_idle[@]}" csvol_idle < <(jq -r '.runs[].vmrss_kb' <<<"$j")
   fi
 done
 cold_how="$((COLD_ROUNDS * COLD_RUNS)) launches in $COLD_ROUNDS alternating rounds, median; process start to first 200 from /Plugin.Activate"

@@ -15,14 +15,14 @@ rows="$BENCH_WORK/rows.jsonl"
 plugbench_src="${CSVOL_PLUGBENCH_SRC:-$CSVOL_REPO_ROOT/../shared/tools/plugbench}"
 bench_state=/var/lib/csvol-bench/local
 plugin=csvol/local
-started_dockerd=0
+CSVOL_STARTED_DOCKERD=0
 
 finish() {
   local rc=$?
   if [[ -n ${DOCKER_HOST:-} ]] && docker plugin inspect "$plugin" >/dev/null 2>&1; then
     docker plugin disable "$plugin" >/dev/null 2>&1 || true
   fi
-  if ((started_dockerd)); then
+  if ((CSVOL_STARTED_DOCKERD)); then
     scripts/dockerd.sh stop || say "could not stop the private dockerd this run started"
   fi
   rm -rf "$bench_state"
@@ -63,13 +63,7 @@ export BENCH_TOOL="$CSVOL_REPO_ROOT/bench/Csvol.Bench/bin/Release/net10.0/Csvol.
 bench/protocol.sh "$rows"
 
 say "starting dockerd and installing $plugin for the dockerd and data-path sections"
-if ! scripts/dockerd.sh status >/dev/null; then
-  started_dockerd=1
-fi
-scripts/dockerd.sh start
-eval "$(scripts/dockerd.sh env)"
-scripts/base-image.sh
-scripts/build-plugin.sh local
+private_dockerd_with_plugin
 rm -rf "$bench_state"
 mkdir -p "$bench_state"
 docker plugin set "$plugin" "state.source=$bench_state"

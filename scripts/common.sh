@@ -38,3 +38,15 @@ await_dockerd() {
     sleep 0.5
   done
 }
+
+# private_dockerd_with_plugin: starts the private dockerd unless it already runs (then CSVOL_STARTED_DOCKERD=1, so the
+# caller knows to stop it), points DOCKER_HOST at it, and builds csvol/local there (created, not enabled).
+# shellcheck disable=SC2034 # CSVOL_STARTED_DOCKERD is read by the caller's exit trap
+private_dockerd_with_plugin() {
+  CSVOL_STARTED_DOCKERD=0
+  "$CSVOL_REPO_ROOT/scripts/dockerd.sh" status >/dev/null || CSVOL_STARTED_DOCKERD=1
+  "$CSVOL_REPO_ROOT/scripts/dockerd.sh" start
+  eval "$("$CSVOL_REPO_ROOT/scripts/dockerd.sh" env)"
+  "$CSVOL_REPO_ROOT/scripts/base-image.sh"
+  "$CSVOL_REPO_ROOT/scripts/build-plugin.sh" local
+}

@@ -6,14 +6,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_root "$@"
 cd "$CSVOL_REPO_ROOT"
 results_dir="$CSVOL_REPO_ROOT/artifacts/test-results"
-started_dockerd=0
+CSVOL_STARTED_DOCKERD=0
 totals_printed=0
 
 finish() {
   local rc=$?
   # Even a run that failed before any test ran ends with a totals line.
   ((totals_printed)) || print_totals || true
-  if ((started_dockerd)); then
+  if ((CSVOL_STARTED_DOCKERD)); then
     scripts/dockerd.sh stop || say "could not stop the private dockerd this run started"
   fi
   exit "$rc"
@@ -47,13 +47,7 @@ rm -rf "$results_dir"
 mkdir -p "$results_dir"
 
 scripts/deps.sh
-if ! scripts/dockerd.sh status >/dev/null; then
-  started_dockerd=1
-fi
-scripts/dockerd.sh start
-eval "$(scripts/dockerd.sh env)"
-scripts/base-image.sh
-scripts/build-plugin.sh local
+private_dockerd_with_plugin
 
 set +e
 dotnet test VolumeDriver.sln -c Release --logger trx --results-directory "$results_dir"
