@@ -63,6 +63,12 @@ export BENCH_TOOL="$CSVOL_REPO_ROOT/bench/Csvol.Bench/bin/Release/net10.0/Csvol.
 bench/protocol.sh "$rows"
 
 say "starting dockerd and installing $plugin for the dockerd and data-path sections"
+if scripts/dockerd.sh status >/dev/null; then
+  # A daemon that served earlier runs keeps every volume driver it has used, and lists each of them on every
+  # docker volume ls: a test plugin that is gone cost 15 s of retries per ls in one run here.
+  say "restarting the private dockerd so that nothing left by earlier runs skews the figures"
+  scripts/dockerd.sh restart
+fi
 private_dockerd_with_plugin
 rm -rf "$bench_state"
 mkdir -p "$bench_state"
