@@ -27,6 +27,7 @@ internal sealed partial class CsvolApp : IAsyncDisposable
 {
     private readonly CsvolOptions _settings;
     private readonly ServiceProvider _services;
+    private readonly VolumeService _volumes;
     private readonly KestrelServer _server;
     private readonly PluginApplication _application;
     private readonly ILogger _logger;
@@ -40,11 +41,11 @@ internal sealed partial class CsvolApp : IAsyncDisposable
         _services = services;
         var loggerFactory = services.GetRequiredService<ILoggerFactory>();
         _logger = loggerFactory.CreateLogger("Csvol.Hosting");
-        var volumes = services.GetRequiredService<VolumeService>(); // resolves the backend now: a bad one stops start-up
+        _volumes = services.GetRequiredService<VolumeService>(); // resolves the backend now: a bad one stops start-up
 
         // Work that changes state is not abandoned when Docker hangs up: a half-done Mount is worse than a
         // slow one, and Docker's retry finds it finished. Only shutdown cancels it.
-        _application = new PluginApplication(PluginEndpoints.Create(volumes, loggerFactory.CreateLogger("Csvol.Protocol"), _stopping.Token));
+        _application = new PluginApplication(PluginEndpoints.Create(_volumes, loggerFactory.CreateLogger("Csvol.Protocol"), _stopping.Token));
         _server = new KestrelServer(
             Options.Create(KestrelOptions(settings.Socket)),
             new SocketTransportFactory(Options.Create(TransportOptions()), loggerFactory),
@@ -68,8 +69,7 @@ internal sealed partial class CsvolApp : IAsyncDisposable
         await _server.StartAsync(_application, cancellationToken).ConfigureAwait(false);
         _started = true;
         LogListening(_logger, _settings.Socket, _settings.Provider, _settings.StateDir);
-        var volumes = _services.GetRequiredService<VolumeService>();
-        _stateLoad = Task.Run(() => volumes.InitializeAsync(_stopping.Token), CancellationToken.None);
+        _stateLoad = Task.Run(() => _volumes.InitializeAsync(_stopping.Token), CancellationToken.None);
     }
 
     /// <summary>Serves until SIGTERM (docker plugin disable) or SIGINT, then stops in order.</summary>

@@ -31,7 +31,7 @@ internal static partial class PluginEndpoints
     private static Utf8JsonWriter? t_json;
 
     // Docker shows Err text to people: keep quotes and non-ASCII readable rather than \u-escaped.
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The whole protocol as one request handler: a lookup by path, then the call's own handler.</summary>
     /// <param name="volumes">The volumes every call works on.</param>
@@ -45,52 +45,48 @@ internal static partial class PluginEndpoints
         var wire = new VolumeWire(volumes);
         var calls = new Dictionary<string, RequestDelegate>(StringComparer.OrdinalIgnoreCase)
         {
-            ["/Plugin.Activate"] = Call(logger, "Activate", () => json.NameRequest, Json(() => json.ActivateResponse), false,
+            ["/Plugin.Activate"] = Call(logger, "Activate", () => json.NameRequest, Answer(Json(() => json.ActivateResponse)), false,
                 static _ => null, (_, _) => ValueTask.FromResult(activate)),
 
-            ["/VolumeDriver.Capabilities"] = Call(logger, "Capabilities", () => json.NameRequest, Json(() => json.CapabilitiesResponse), false,
+            ["/VolumeDriver.Capabilities"] = Call(logger, "Capabilities", () => json.NameRequest, Answer(Json(() => json.CapabilitiesResponse)), false,
                 static _ => null, (_, _) => ValueTask.FromResult(capabilities)),
 
-            ["/VolumeDriver.Create"] = Call(logger, "Create", () => json.CreateRequest, Json(() => json.EmptyResponse), true,
+            ["/VolumeDriver.Create"] = Call(logger, "Create", () => json.CreateRequest, Answer(Json(() => json.EmptyResponse)), true,
                 static r => r?.Name, async (r, _) =>
                 {
                     await volumes.CreateAsync(r?.Name, r?.Opts, stopping).ConfigureAwait(false);
                     return Empty;
                 }),
 
-            ["/VolumeDriver.Remove"] = Call(logger, "Remove", () => json.NameRequest, Json(() => json.EmptyResponse), true,
+            ["/VolumeDriver.Remove"] = Call(logger, "Remove", () => json.NameRequest, Answer(Json(() => json.EmptyResponse)), true,
                 static r => r?.Name, async (r, _) =>
                 {
                     await volumes.RemoveAsync(r?.Name, stopping).ConfigureAwait(false);
                     return Empty;
                 }),
 
-            ["/VolumeDriver.Mount"] = Call(logger, "Mount", () => json.MountRequest, Json(() => json.MountpointResponse), true,
+            ["/VolumeDriver.Mount"] = Call(logger, "Mount", () => json.MountRequest, Answer(Json(() => json.MountpointResponse)), true,
                 static r => r?.Name, async (r, _) =>
                     new MountpointResponse(await volumes.MountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false))),
 
-            ["/VolumeDriver.Unmount"] = Call(logger, "Unmount", () => json.MountRequest, Json(() => json.EmptyResponse), true,
+            ["/VolumeDriver.Unmount"] = Call(logger, "Unmount", () => json.MountRequest, Answer(Json(() => json.EmptyResponse)), true,
                 static r => r?.Name, async (r, _) =>
                 {
                     await volumes.UnmountAsync(r?.Name, r?.ID, stopping).ConfigureAwait(false);
                     return Empty;
                 }),
 
-            ["/VolumeDriver.Path"] = Call(logger, "Path", () => json.NameRequest, Json(() => json.MountpointResponse), false,
+            ["/VolumeDriver.Path"] = Call(logger, "Path", () => json.NameRequest, Answer(Json(() => json.MountpointResponse)), false,
                 static r => r?.Name, async (r, _) =>
                     new MountpointResponse(await volumes.PathAsync(r?.Name).ConfigureAwait(false))),
 
             ["/VolumeDriver.Get"] = Call<NameRequest, VolumeRecord>(logger, "Get", () => json.NameRequest,
-                (writer, record) => wire.WriteGet(writer, record), false,
+                Answer<VolumeRecord>(wire.WriteGet), false,
                 static r => r?.Name, (r, _) => volumes.GetAsync(r?.Name)),
 
             ["/VolumeDriver.List"] = Call<NameRequest, ReadOnlyMemory<byte>>(logger, "List", () => json.NameRequest,
-                static (writer, answer) => writer.WriteRawValue(answer.Span, skipInputValidation: true), false,
-                static _ => null, async (_, _) =>
-                {
-                    var version = volumes.Version; // read before the records, so a change during rendering is noticed
-                    return wire.ListJson(await volumes.ListAsync().ConfigureAwait(false), version);
-                }),
+                WriteReadyAsync, false,
+                static _ => null, (_, _) => wire.ListJsonAsync()),
         }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
         return context => calls.TryGetValue(context.Request.Path.Value ?? "", out var call)
@@ -106,6 +102,10 @@ internal static partial class PluginEndpoints
         return WriteAsync(context, StatusCodes.Status404NotFound, new ErrResponse(message), Json(() => WireJsonContext.Default.ErrResponse));
     }
 
+    /// <summary>A 200 whose JSON <paramref name="write"/> produces, sent with its length.</summary>
+    private static Func<HttpContext, T, Task> Answer<T>(Action<Utf8JsonWriter, T> write) =>
+        (context, value) => WriteAsync(context, StatusCodes.Status200OK, value, write);
+
     /// <summary>Writes a response type through its source-generated serializer.</summary>
     /// <remarks>Type metadata is built on first use, not at start: building all of it cost ~1 ms of a ~12 ms start.</remarks>
     private static Action<Utf8JsonWriter, T> Json<T>(Func<JsonTypeInfo<T>> type) => (writer, value) => JsonSerializer.Serialize(writer, value, type());
@@ -115,7 +115,7 @@ internal static partial class PluginEndpoints
         ILogger logger,
         string operation,
         Func<JsonTypeInfo<TRequest>> requestType,
-        Action<Utf8JsonWriter, TResponse> writeResponse,
+        Func<HttpContext, TResponse, Task> answer,
         bool changesState,
         Func<TRequest?, string?> volumeOf,
         Func<TRequest?, CancellationToken, ValueTask<TResponse>> handle)
@@ -151,14 +151,7 @@ internal static partial class PluginEndpoints
                     LogCall(logger, okLevel, operation, VolumeForLog(volumeOf(request)), Stopwatch.GetElapsedTime(started).TotalMilliseconds, "ok");
                 }
 
-                if (response is ReadOnlyMemory<byte> readyJson)
-                {
-                    await WriteReadyAsync(context, readyJson).ConfigureAwait(false);
-                }
-                else
-                {
-                    await WriteAsync(context, StatusCodes.Status200OK, response, writeResponse).ConfigureAwait(false);
-                }
+                await answer(context, response).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
@@ -243,13 +236,7 @@ internal static partial class PluginEndpoints
 
     private static string VolumeForLog(string? name) => name is null ? "" : Printable(name);
 
-    private static string Printable(string text)
-    {
-        var shown = text.Length > 140 ? text[..140] + "…" : text;
-        var span = shown.AsSpan();
-        var hasControl = span.IndexOfAnyInRange('\u0000', '\u001f') >= 0 || span.IndexOfAnyInRange('\u007f', '\u009f') >= 0;
-        return hasControl ? new string([.. shown.Select(c => char.IsControl(c) ? '?' : c)]) : shown;
-    }
+    private static string Printable(string text) => VolumeName.Printable(text, 140);
 
     [LoggerMessage(Message = "{Operation} {Volume} {Outcome} in {ElapsedMs:0.###} ms")]
     private static partial void LogCall(ILogger logger, LogLevel level, string operation, string volume, double elapsedMs, string outcome);

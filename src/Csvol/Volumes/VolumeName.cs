@@ -44,10 +44,18 @@ internal static class VolumeName
     public static string Validate(string? name) =>
         Check(name) is { } error ? throw new VolumeException(error) : name!;
 
-    // Keeps control characters out of error messages and logs.
-    private static string Printable(string name)
+    /// <summary>
+    /// <paramref name="text"/> fit for an error message or a log line: control characters become '?', and more than
+    /// <paramref name="maxLength"/> characters are cut with an ellipsis.
+    /// </summary>
+    public static string Printable(string text, int maxLength = MaxLength)
     {
-        var shown = name.Length > MaxLength ? name[..MaxLength] + "…" : name;
+        var shown = text.Length > maxLength ? text[..maxLength] + "…" : text;
+        if (shown.AsSpan().IndexOfAnyInRange('\u0000', '\u001f') < 0 && shown.AsSpan().IndexOfAnyInRange('\u007f', '\u009f') < 0)
+        {
+            return shown; // the common case, without a copy
+        }
+
         return string.Create(shown.Length, shown, static (span, s) =>
         {
             for (var i = 0; i < s.Length; i++)
