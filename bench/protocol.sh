@@ -48,7 +48,7 @@ mkdir -p "$work/stub-root"
 plugin_env=()
 while IFS= read -r kv; do plugin_env+=("$kv"); done < <(
   "$CSVOL_REPO_ROOT/scripts/plugin-config.sh" local | jq -r '.env[] | select(.name | startswith("CSVOL_") | not) | "\(.name)=\(.value)"')
-csvol_env=("${plugin_env[@]}" CSVOL_PROVIDER=local "CSVOL_SOCKET=$csvol_sock" "CSVOL_STATE_DIR=$state"
+csvol_env=("${plugin_env[@]}" CSVOL_BACKEND=local "CSVOL_SOCKET=$csvol_sock" "CSVOL_STATE_DIR=$state"
   "CSVOL_MOUNT_ROOT=$work/mnt" CSVOL_LOG_LEVEL=warning)
 csvol_cmd=(env "${csvol_env[@]}" "$CSVOL_BIN")
 stub_cmd=("$plugbench" serve -sock "$stub_sock" -root "$work/stub-root")

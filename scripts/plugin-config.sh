@@ -20,7 +20,7 @@ jq --arg b "$backend" '
     azuredisk: "csvol/azuredisk: Docker volumes on Azure managed disks that follow the container between hosts"
   };
   .description = descriptions[$b]
-  | (.env[] | select(.name == "CSVOL_PROVIDER") | .value) = $b
+  | (.env[] | select(.name == "CSVOL_BACKEND") | .value) = $b
   | (.mounts[] | select(.name == "state") | .source) = "/var/lib/csvol/" + $b
   | if $b == "local" then .
     else .network.type = "host" end

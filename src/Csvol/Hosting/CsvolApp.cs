@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using Csvol.Mounting;
 using Csvol.Protocol;
-using Csvol.Providers;
-using Csvol.Providers.Local;
+using Csvol.Backends;
+using Csvol.Backends.Local;
 using Csvol.Volumes;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -68,7 +68,7 @@ internal sealed partial class CsvolApp : IAsyncDisposable
         UnixSocket.Prepare(_settings.Socket);
         await _server.StartAsync(_application, cancellationToken).ConfigureAwait(false);
         _started = true;
-        LogListening(_logger, _settings.Socket, _settings.Provider, _settings.StateDir);
+        LogListening(_logger, _settings.Socket, _settings.Backend, _settings.StateDir);
         _stateLoad = Task.Run(() => _volumes.InitializeAsync(_stopping.Token), CancellationToken.None);
     }
 
@@ -150,7 +150,7 @@ internal static class CsvolServices
             new LoggerConfiguration()
                 .MinimumLevel.Is(settings.SerilogLevel)
                 .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
-                .Enrich.WithProperty("Backend", settings.Provider)
+                .Enrich.WithProperty("Backend", settings.Backend)
                 .WriteTo.Console(new CompactJsonFormatter())
                 .CreateLogger(),
             dispose: true));
@@ -163,14 +163,14 @@ internal static class CsvolServices
         services.AddSingleton<IStateStore>(sp => new FileStateStore(
             settings.StateDir, sp.LoggerFor<FileStateStore>(), sp.GetRequiredService<TimeProvider>()));
 
-        services.AddSingleton(new ProviderRegistration(LocalProvider.ProviderName, sp => new LocalProvider(
+        services.AddSingleton(new BackendRegistration(LocalBackend.BackendName, sp => new LocalBackend(
             settings.StateDir, sp.GetRequiredService<IMounter>(), sp.GetRequiredService<TimeProvider>(),
-            sp.LoggerFor<LocalProvider>())));
-        services.AddSingleton(sp => new ProviderRegistry(sp.GetServices<ProviderRegistration>()));
-        services.AddSingleton(sp => sp.GetRequiredService<ProviderRegistry>().Get(settings.Provider).Create(sp));
+            sp.LoggerFor<LocalBackend>())));
+        services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
+        services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(settings.Backend).Create(sp));
 
         services.AddSingleton(sp => new VolumeService(
-            sp.GetRequiredService<IVolumeProvider>(),
+            sp.GetRequiredService<IVolumeBackend>(),
             sp.GetRequiredService<IStateStore>(),
             sp.GetRequiredService<IMounter>(),
             settings.MountRoot,

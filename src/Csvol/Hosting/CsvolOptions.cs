@@ -8,14 +8,14 @@ namespace Csvol.Hosting;
 /// <summary>csvol's settings, one environment variable each (<c>docker plugin set csvol/local CSVOL_…=…</c>).</summary>
 internal sealed class CsvolOptions
 {
-    public const string ProviderVariable = "CSVOL_PROVIDER";
+    public const string BackendVariable = "CSVOL_BACKEND";
     public const string SocketVariable = "CSVOL_SOCKET";
     public const string StateDirVariable = "CSVOL_STATE_DIR";
     public const string MountRootVariable = "CSVOL_MOUNT_ROOT";
     public const string LogLevelVariable = "CSVOL_LOG_LEVEL";
 
-    [NotBlank(ProviderVariable, "must name a storage backend")]
-    public string Provider { get; set; } = "local";
+    [NotBlank(BackendVariable, "must name a storage backend")]
+    public string Backend { get; set; } = "local";
 
     [UnixSocketPath(SocketVariable)]
     public string Socket { get; set; } = "/run/docker/plugins/csvol.sock";
@@ -35,7 +35,7 @@ internal sealed class CsvolOptions
     public static CsvolOptions FromEnvironment(Func<string, string?> variable)
     {
         var options = new CsvolOptions();
-        options.Provider = variable(ProviderVariable) ?? options.Provider;
+        options.Backend = variable(BackendVariable) ?? options.Backend;
         options.Socket = variable(SocketVariable) ?? options.Socket;
         options.StateDir = variable(StateDirVariable) ?? options.StateDir;
         options.MountRoot = variable(MountRootVariable) ?? options.MountRoot;

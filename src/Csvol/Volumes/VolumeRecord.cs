@@ -14,9 +14,9 @@ internal sealed record VolumeRecord
 
     public required string Name { get; init; }
 
-    public required string Provider { get; init; }
+    public required string Backend { get; init; }
 
-    /// <summary>Options as normalised by the provider's option specs (sorted by key).</summary>
+    /// <summary>Options as normalised by the backend's option specs (sorted by key).</summary>
     public required SortedDictionary<string, string> Options { get; init; }
 
     public required DateTimeOffset CreatedAt { get; init; }

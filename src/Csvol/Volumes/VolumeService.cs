@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Globalization;
 using Csvol.Mounting;
-using Csvol.Providers;
+using Csvol.Backends;
 
 namespace Csvol.Volumes;
 
@@ -18,7 +18,7 @@ namespace Csvol.Volumes;
 /// </remarks>
 internal sealed partial class VolumeService
 {
-    private readonly IVolumeProvider _provider;
+    private readonly IVolumeBackend _backend;
     private readonly IStateStore _store;
     private readonly IMounter _mounter;
     private readonly TimeProvider _time;
@@ -33,24 +33,24 @@ internal sealed partial class VolumeService
     private long _version;
 
     public VolumeService(
-        IVolumeProvider provider,
+        IVolumeBackend backend,
         IStateStore store,
         IMounter mounter,
         string mountRoot,
         TimeProvider time,
         ILogger<VolumeService> logger)
     {
-        _provider = provider;
+        _backend = backend;
         _store = store;
         _mounter = mounter;
         _mountRoot = Path.TrimEndingDirectorySeparator(mountRoot);
         _time = time;
         _logger = logger;
-        DriverName = "csvol/" + provider.Name;
-        _optionSpecs = provider.Options.ToFrozenDictionary(o => o.Name, StringComparer.Ordinal);
-        _validOptions = provider.Options.Count == 0
+        DriverName = "csvol/" + backend.Name;
+        _optionSpecs = backend.Options.ToFrozenDictionary(o => o.Name, StringComparer.Ordinal);
+        _validOptions = backend.Options.Count == 0
             ? "it takes no options"
-            : "valid options: " + string.Join(", ", provider.Options.Select(o => o.Name).Order(StringComparer.Ordinal));
+            : "valid options: " + string.Join(", ", backend.Options.Select(o => o.Name).Order(StringComparer.Ordinal));
     }
 
     public string DriverName { get; }
@@ -58,7 +58,7 @@ internal sealed partial class VolumeService
     /// <summary>Changes with every change to any volume, after the change is visible; answers derived from all volumes can be kept until it moves.</summary>
     public long Version => Volatile.Read(ref _version);
 
-    public string Scope => _provider.Scope == VolumeScope.Global ? "global" : "local";
+    public string Scope => _backend.Scope == VolumeScope.Global ? "global" : "local";
 
     public int Count => _volumes.Count;
 
@@ -74,12 +74,12 @@ internal sealed partial class VolumeService
             var mountpoints = _mounter.Mountpoints();
             foreach (var loaded in records)
             {
-                var record = loaded with { Provider = _provider.Name, Options = Shared(loaded.Options) };
+                var record = loaded with { Backend = _backend.Name, Options = Shared(loaded.Options) };
                 Publish(record.Name, await RestoreMountAsync(record, mountpoints, cancellationToken).ConfigureAwait(false));
             }
 
             RemoveStaleMounts(mountpoints);
-            await _provider.CollectGarbageAsync([.. _volumes.Values], cancellationToken).ConfigureAwait(false);
+            await _backend.CollectGarbageAsync([.. _volumes.Values], cancellationToken).ConfigureAwait(false);
             LogReady(_volumes.Count, _volumes.Values.Count(v => v.IsMounted));
             ReleaseLoadGarbage(records.Count);
             _ready.TrySetResult();
@@ -109,13 +109,13 @@ internal sealed partial class VolumeService
         var result = new List<VolumeRecord>();
         foreach (var record in _store.LoadAll())
         {
-            if (record.Provider != _provider.Name)
+            if (record.Backend != _backend.Name)
             {
-                LogForeignRecord(record.Name, record.Provider, _provider.Name);
+                LogForeignRecord(record.Name, record.Backend, _backend.Name);
                 continue;
             }
 
-            if (await _provider.CheckAsync(record, cancellationToken).ConfigureAwait(false) == BackingState.Gone)
+            if (await _backend.CheckAsync(record, cancellationToken).ConfigureAwait(false) == BackingState.Gone)
             {
                 // Only a remove that was past its point of no return leaves a record without storage.
                 _store.Delete(record.Name);
@@ -141,7 +141,7 @@ internal sealed partial class VolumeService
         // Docker still holds these IDs and will Unmount them later; give them their mount back.
         try
         {
-            await _provider.MountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
+            await _backend.MountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
             LogRemounted(record.Name, record.MountIds.Length);
             return record;
         }
@@ -197,19 +197,19 @@ internal sealed partial class VolumeService
         var record = new VolumeRecord
         {
             Name = volumeName,
-            Provider = _provider.Name,
+            Backend = _backend.Name,
             Options = Shared(options),
             CreatedAt = _time.GetUtcNow(),
         };
-        await _provider.CreateAsync(record, cancellationToken).ConfigureAwait(false);
+        await _backend.CreateAsync(record, cancellationToken).ConfigureAwait(false);
         try
         {
             _store.Save(record);
         }
         catch
         {
-            await UndoAsync(() => _provider.RemoveAsync(record, CancellationToken.None), volumeName).ConfigureAwait(false);
-            await UndoAsync(() => _provider.PurgeAsync(record, CancellationToken.None), volumeName).ConfigureAwait(false);
+            await UndoAsync(() => _backend.RemoveAsync(record, CancellationToken.None), volumeName).ConfigureAwait(false);
+            await UndoAsync(() => _backend.PurgeAsync(record, CancellationToken.None), volumeName).ConfigureAwait(false);
             throw;
         }
 
@@ -236,10 +236,10 @@ internal sealed partial class VolumeService
                 $"(mount IDs {string.Join(", ", record.MountIds.Select(Short))}); stop the containers using it, then remove it");
         }
 
-        await _provider.RemoveAsync(record, cancellationToken).ConfigureAwait(false);
+        await _backend.RemoveAsync(record, cancellationToken).ConfigureAwait(false);
         _store.Delete(volumeName);
         Publish(volumeName, null);
-        await _provider.PurgeAsync(record, CancellationToken.None).ConfigureAwait(false);
+        await _backend.PurgeAsync(record, CancellationToken.None).ConfigureAwait(false);
     }
 
     public async Task<string> MountAsync(string? name, string? id, CancellationToken cancellationToken)
@@ -259,7 +259,7 @@ internal sealed partial class VolumeService
         var firstMount = !record.IsMounted;
         if (firstMount)
         {
-            await _provider.MountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
+            await _backend.MountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
         }
 
         var updated = record.WithMountId(mountId);
@@ -343,7 +343,7 @@ internal sealed partial class VolumeService
     {
         status["driver"] = DriverName;
         status["mounts"] = record.MountIds.Length.ToString(CultureInfo.InvariantCulture);
-        _provider.AddStatus(record, status);
+        _backend.AddStatus(record, status);
     }
 
     private SortedDictionary<string, string> NormalizeOptions(IReadOnlyDictionary<string, string>? raw)
@@ -368,7 +368,7 @@ internal sealed partial class VolumeService
             }
         }
 
-        foreach (var spec in _provider.Options)
+        foreach (var spec in _backend.Options)
         {
             if (spec.Default is { } fallback)
             {
@@ -376,7 +376,7 @@ internal sealed partial class VolumeService
             }
         }
 
-        if (_provider.CheckCombination(normalized) is { } conflict)
+        if (_backend.CheckCombination(normalized) is { } conflict)
         {
             throw new VolumeException(conflict);
         }
@@ -418,7 +418,7 @@ internal sealed partial class VolumeService
 
     private async Task UnmountAndTidyAsync(VolumeRecord record, string mountpoint, CancellationToken cancellationToken = default)
     {
-        await _provider.UnmountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
+        await _backend.UnmountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
         TryRemoveEmptyDirectory(mountpoint);
     }
 
@@ -457,8 +457,8 @@ internal sealed partial class VolumeService
     [LoggerMessage(Level = LogLevel.Critical, Message = "Could not load state; every call will fail until restart")]
     private partial void LogInitializationFailed(Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Record of volume {Volume} belongs to backend {Owner}, not {Provider}; ignored")]
-    private partial void LogForeignRecord(string volume, string owner, string provider);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Record of volume {Volume} belongs to backend {Owner}, not {Backend}; ignored")]
+    private partial void LogForeignRecord(string volume, string owner, string backend);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume} had no storage left: completed its interrupted remove")]
     private partial void LogCompletedInterruptedRemove(string volume);

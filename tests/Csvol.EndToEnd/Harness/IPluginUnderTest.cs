@@ -15,7 +15,7 @@ public interface IPluginUnderTest
 
 public static class PluginUnderTestExtensions
 {
-    /// <summary>Host path of a dir volume's data (LocalProvider keeps it in data/ under the state directory).</summary>
+    /// <summary>Host path of a dir volume's data (LocalBackend keeps it in data/ under the state directory).</summary>
     public static string HostDataDirectoryOf(this IPluginUnderTest plugin, string name) =>
         Path.Combine(plugin.HostStateDirectory, "data", name);
 }

@@ -114,7 +114,7 @@ public sealed class UnmanagedPlugin : IPluginUnderTest
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.Environment["CSVOL_PROVIDER"] = "local";
+        start.Environment["CSVOL_BACKEND"] = "local";
         start.Environment["CSVOL_SOCKET"] = SocketPath;
         start.Environment["CSVOL_STATE_DIR"] = HostStateDirectory;
         start.Environment["CSVOL_MOUNT_ROOT"] = MountRoot;

@@ -16,7 +16,7 @@ public sealed class CsvolOptionsTests
     {
         var sut = FromEnv().Validated();
 
-        Assert.Equal("local", sut.Provider);
+        Assert.Equal("local", sut.Backend);
         Assert.Equal("/run/docker/plugins/csvol.sock", sut.Socket);
         Assert.Equal("/var/lib/csvol", sut.StateDir);
         Assert.Equal("/mnt/volumes", sut.MountRoot);
@@ -26,10 +26,10 @@ public sealed class CsvolOptionsTests
     [Fact]
     public void FromEnvironment_AllSet_Used()
     {
-        var sut = FromEnv(("CSVOL_PROVIDER", "nfs"), ("CSVOL_SOCKET", "/tmp/x.sock"), ("CSVOL_STATE_DIR", "/srv/state"),
+        var sut = FromEnv(("CSVOL_BACKEND", "nfs"), ("CSVOL_SOCKET", "/tmp/x.sock"), ("CSVOL_STATE_DIR", "/srv/state"),
             ("CSVOL_MOUNT_ROOT", "/srv/mnt"), ("CSVOL_LOG_LEVEL", "WARN")).Validated();
 
-        Assert.Equal(("nfs", "/tmp/x.sock", "/srv/state", "/srv/mnt"), (sut.Provider, sut.Socket, sut.StateDir, sut.MountRoot));
+        Assert.Equal(("nfs", "/tmp/x.sock", "/srv/state", "/srv/mnt"), (sut.Backend, sut.Socket, sut.StateDir, sut.MountRoot));
         Assert.Equal(Serilog.Events.LogEventLevel.Warning, sut.SerilogLevel);
     }
 
@@ -38,7 +38,7 @@ public sealed class CsvolOptionsTests
     [InlineData("CSVOL_MOUNT_ROOT", "/", "CSVOL_MOUNT_ROOT=\"/\" must be an absolute path other than /")]
     [InlineData("CSVOL_SOCKET", "csvol.sock", "CSVOL_SOCKET=\"csvol.sock\" must be an absolute path other than /")]
     [InlineData("CSVOL_LOG_LEVEL", "loud", "CSVOL_LOG_LEVEL=\"loud\" is not a log level; valid: verbose, debug, information, warning, error, fatal")]
-    [InlineData("CSVOL_PROVIDER", "", "CSVOL_PROVIDER must name a storage backend")]
+    [InlineData("CSVOL_BACKEND", "", "CSVOL_BACKEND must name a storage backend")]
     public void Validated_BadSetting_MessageNamesTheVariable(string variable, string value, string expected)
     {
         var ex = Assert.Throws<OptionsValidationException>(() => FromEnv((variable, value)).Validated());

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Csvol.Mounting;
 using Csvol.Protocol;
-using Csvol.Providers;
+using Csvol.Backends;
 using Csvol.Tests.Support;
 using Csvol.Volumes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,13 +37,13 @@ public sealed class VolumeWireTests : IDisposable
     public async Task WriteList_MountRootNeedingEscapes_CopiedEntriesParseToTheSameValuesAsGet()
     {
         var mountRoot = _dir.Sub("mnt \"quoted\" \\ ünï");
-        var provider = new Mock<IVolumeProvider>();
-        provider.SetupGet(p => p.Name).Returns("fake");
-        provider.SetupGet(p => p.Options).Returns([]);
+        var backend = new Mock<IVolumeBackend>();
+        backend.SetupGet(p => p.Name).Returns("fake");
+        backend.SetupGet(p => p.Options).Returns([]);
         var mounter = new Mock<IMounter>();
         mounter.Setup(m => m.Mountpoints()).Returns(new HashSet<string>());
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 9, 0, 0, 123, TimeSpan.Zero));
-        var volumes = new VolumeService(provider.Object, new FileStateStore(_dir.Sub("state"), NullLogger<FileStateStore>.Instance, time),
+        var volumes = new VolumeService(backend.Object, new FileStateStore(_dir.Sub("state"), NullLogger<FileStateStore>.Instance, time),
             mounter.Object, mountRoot, time, NullLogger<VolumeService>.Instance);
         await volumes.InitializeAsync(default);
         await volumes.CreateAsync("plain", null, default);

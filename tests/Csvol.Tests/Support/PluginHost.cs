@@ -2,7 +2,7 @@ using Csvol.Hosting;
 
 namespace Csvol.Tests.Support;
 
-/// <summary>The real plugin (Kestrel, VolumeService, LocalProvider, mount(2)) on a private socket and directories.</summary>
+/// <summary>The real plugin (Kestrel, VolumeService, LocalBackend, mount(2)) on a private socket and directories.</summary>
 internal sealed class PluginHost : IAsyncDisposable
 {
     private CsvolApp? _app;

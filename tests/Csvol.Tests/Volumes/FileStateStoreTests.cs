@@ -18,7 +18,7 @@ public sealed class FileStateStoreTests : IDisposable
     private static VolumeRecord Record(string name, params string[] ids) => new()
     {
         Name = name,
-        Provider = "local",
+        Backend = "local",
         Options = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["type"] = "dir", ["uid"] = "999" },
         CreatedAt = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero),
         MountIds = ids,
@@ -64,8 +64,8 @@ public sealed class FileStateStoreTests : IDisposable
     [Theory]
     [InlineData("{ not json")]
     [InlineData("null")]
-    [InlineData("{\"Version\":99,\"Name\":\"v2\",\"Provider\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
-    [InlineData("{\"Name\":\"other\",\"Provider\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Version\":99,\"Name\":\"v2\",\"Backend\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Name\":\"other\",\"Backend\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
     public void LoadAll_UnusableRecord_QuarantinedOthersLoaded(string contents)
     {
         _sut.Save(Record("good"));

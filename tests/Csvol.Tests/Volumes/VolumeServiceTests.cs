@@ -1,5 +1,5 @@
 using Csvol.Mounting;
-using Csvol.Providers;
+using Csvol.Backends;
 using Csvol.Tests.Support;
 using Csvol.Volumes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -9,26 +9,26 @@ using Moq;
 namespace Csvol.Tests.Volumes;
 
 /// <summary>
-/// The shared logic with the backend as a seam: how often the provider is asked to mount, and what is left
+/// The shared logic with the backend as a seam: how often the backend is asked to mount, and what is left
 /// when a step fails half-way. State is a real store on disk unless a test breaks it on purpose.
 /// </summary>
 public sealed class VolumeServiceTests : IDisposable
 {
     private readonly TempDir _dir = new();
-    private readonly Mock<IVolumeProvider> _provider = new();
+    private readonly Mock<IVolumeBackend> _backend = new();
     private readonly Mock<IMounter> _mounter = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 9, 0, 0, TimeSpan.Zero));
     private readonly FileStateStore _store;
 
     public VolumeServiceTests()
     {
-        _provider.SetupGet(p => p.Name).Returns("fake");
-        _provider.SetupGet(p => p.Options).Returns(
+        _backend.SetupGet(p => p.Name).Returns("fake");
+        _backend.SetupGet(p => p.Options).Returns(
         [
             VolumeOptionSpec.Choice("kind", "", "plain", "plain", "fancy"),
             VolumeOptionSpec.Id("uid", ""),
         ]);
-        _provider.Setup(p => p.CheckAsync(It.IsAny<VolumeRecord>(), It.IsAny<CancellationToken>())).ReturnsAsync(BackingState.Present);
+        _backend.Setup(p => p.CheckAsync(It.IsAny<VolumeRecord>(), It.IsAny<CancellationToken>())).ReturnsAsync(BackingState.Present);
         _mounter.Setup(m => m.Mountpoints()).Returns(new HashSet<string>());
         _store = new FileStateStore(_dir.Path, NullLogger<FileStateStore>.Instance, _time);
     }
@@ -37,7 +37,7 @@ public sealed class VolumeServiceTests : IDisposable
 
     private async Task<VolumeService> StartAsync(IStateStore? store = null)
     {
-        var sut = new VolumeService(_provider.Object, store ?? _store, _mounter.Object, _dir.Sub("mnt"), _time, NullLogger<VolumeService>.Instance);
+        var sut = new VolumeService(_backend.Object, store ?? _store, _mounter.Object, _dir.Sub("mnt"), _time, NullLogger<VolumeService>.Instance);
         await sut.InitializeAsync(default);
         return sut;
     }
@@ -52,13 +52,13 @@ public sealed class VolumeServiceTests : IDisposable
         var record = Assert.Single(_store.LoadAll());
         Assert.Equal(new SortedDictionary<string, string> { ["kind"] = "plain" }, record.Options);
         Assert.Equal(_time.GetUtcNow(), record.CreatedAt);
-        _provider.Verify(p => p.CreateAsync(It.Is<VolumeRecord>(r => r.Name == "v1"), It.IsAny<CancellationToken>()), Times.Once);
+        _backend.Verify(p => p.CreateAsync(It.Is<VolumeRecord>(r => r.Name == "v1"), It.IsAny<CancellationToken>()), Times.Once);
     }
 
     [Fact]
-    public async Task Create_ProviderFails_NoRecordLeft()
+    public async Task Create_BackendFails_NoRecordLeft()
     {
-        _provider.Setup(p => p.CreateAsync(It.IsAny<VolumeRecord>(), It.IsAny<CancellationToken>()))
+        _backend.Setup(p => p.CreateAsync(It.IsAny<VolumeRecord>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new VolumeException("disk full"));
         var sut = await StartAsync();
 
@@ -79,13 +79,13 @@ public sealed class VolumeServiceTests : IDisposable
 
         await Assert.ThrowsAsync<IOException>(() => sut.CreateAsync("v1", null, default));
 
-        _provider.Verify(p => p.RemoveAsync(It.Is<VolumeRecord>(r => r.Name == "v1"), It.IsAny<CancellationToken>()), Times.Once);
-        _provider.Verify(p => p.PurgeAsync(It.Is<VolumeRecord>(r => r.Name == "v1"), It.IsAny<CancellationToken>()), Times.Once);
+        _backend.Verify(p => p.RemoveAsync(It.Is<VolumeRecord>(r => r.Name == "v1"), It.IsAny<CancellationToken>()), Times.Once);
+        _backend.Verify(p => p.PurgeAsync(It.Is<VolumeRecord>(r => r.Name == "v1"), It.IsAny<CancellationToken>()), Times.Once);
         await Assert.ThrowsAsync<VolumeException>(async () => await sut.GetAsync("v1"));
     }
 
     [Fact]
-    public async Task Mount_ThreeIds_ProviderMountsOnceAndUnmountsOnceAfterLast()
+    public async Task Mount_ThreeIds_BackendMountsOnceAndUnmountsOnceAfterLast()
     {
         var sut = await StartAsync();
         await sut.CreateAsync("v1", null, default);
@@ -95,22 +95,22 @@ public sealed class VolumeServiceTests : IDisposable
             await sut.MountAsync("v1", id, default);
         }
 
-        _provider.Verify(p => p.MountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
+        _backend.Verify(p => p.MountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.Equal(["a", "b", "c"], Assert.Single(_store.LoadAll()).MountIds);
 
         await sut.UnmountAsync("v1", "b", default);
         await sut.UnmountAsync("v1", "a", default);
-        _provider.Verify(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
+        _backend.Verify(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
 
         await sut.UnmountAsync("v1", "c", default);
-        _provider.Verify(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
+        _backend.Verify(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.Empty(Assert.Single(_store.LoadAll()).MountIds);
     }
 
     [Fact]
-    public async Task Mount_ProviderFails_NoIdHeld()
+    public async Task Mount_BackendFails_NoIdHeld()
     {
-        _provider.Setup(p => p.MountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
+        _backend.Setup(p => p.MountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new VolumeException("device not ready"));
         var sut = await StartAsync();
         await sut.CreateAsync("v1", null, default);
@@ -122,9 +122,9 @@ public sealed class VolumeServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task Unmount_ProviderFails_IdStillHeldAndRecorded()
+    public async Task Unmount_BackendFails_IdStillHeldAndRecorded()
     {
-        _provider.Setup(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
+        _backend.Setup(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new VolumeException("busy"));
         var sut = await StartAsync();
         await sut.CreateAsync("v1", null, default);
@@ -137,9 +137,9 @@ public sealed class VolumeServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task Remove_ProviderFails_VolumeKept()
+    public async Task Remove_BackendFails_VolumeKept()
     {
-        _provider.Setup(p => p.RemoveAsync(It.IsAny<VolumeRecord>(), It.IsAny<CancellationToken>()))
+        _backend.Setup(p => p.RemoveAsync(It.IsAny<VolumeRecord>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new VolumeException("cannot delete"));
         var sut = await StartAsync();
         await sut.CreateAsync("v1", null, default);
@@ -153,8 +153,8 @@ public sealed class VolumeServiceTests : IDisposable
     [Fact]
     public async Task Initialize_RecordWithoutStorage_RecordDropped()
     {
-        _store.Save(new VolumeRecord { Name = "gone", Provider = "fake", Options = new(), CreatedAt = _time.GetUtcNow() });
-        _provider.Setup(p => p.CheckAsync(It.Is<VolumeRecord>(r => r.Name == "gone"), It.IsAny<CancellationToken>())).ReturnsAsync(BackingState.Gone);
+        _store.Save(new VolumeRecord { Name = "gone", Backend = "fake", Options = new(), CreatedAt = _time.GetUtcNow() });
+        _backend.Setup(p => p.CheckAsync(It.Is<VolumeRecord>(r => r.Name == "gone"), It.IsAny<CancellationToken>())).ReturnsAsync(BackingState.Gone);
 
         var sut = await StartAsync();
 
@@ -165,7 +165,7 @@ public sealed class VolumeServiceTests : IDisposable
     [Fact]
     public async Task Initialize_RecordOfAnotherBackend_IgnoredNotDeleted()
     {
-        _store.Save(new VolumeRecord { Name = "theirs", Provider = "ebs", Options = new(), CreatedAt = _time.GetUtcNow() });
+        _store.Save(new VolumeRecord { Name = "theirs", Backend = "ebs", Options = new(), CreatedAt = _time.GetUtcNow() });
 
         var sut = await StartAsync();
 

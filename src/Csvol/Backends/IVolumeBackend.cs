@@ -1,6 +1,6 @@
 using Csvol.Volumes;
 
-namespace Csvol.Providers;
+namespace Csvol.Backends;
 
 /// <summary>Docker's scope: whether every host sees the same volumes (cloud, NFS) or each has its own.</summary>
 internal enum VolumeScope
@@ -18,10 +18,10 @@ internal enum BackingState
 
 /// <summary>
 /// A storage backend. <see cref="VolumeService"/> does everything the backends share (names, option
-/// validation, locking, mount reference counts, state); a provider only turns one volume's storage on
-/// and off. Providers never see reference counts: they are asked to mount once and unmount once.
+/// validation, locking, mount reference counts, state); a backend only turns one volume's storage on
+/// and off. Backends never see reference counts: they are asked to mount once and unmount once.
 /// </summary>
-internal interface IVolumeProvider
+internal interface IVolumeBackend
 {
     string Name { get; }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Csvol.Linux;
 
-namespace Csvol.Providers.Local;
+namespace Csvol.Backends.Local;
 
 /// <summary>A local volume's options, read back from their normalised form.</summary>
 internal readonly struct LocalOptions(IReadOnlyDictionary<string, string> options)

@@ -3,7 +3,7 @@ using Csvol.Linux;
 using Csvol.Mounting;
 using Csvol.Volumes;
 
-namespace Csvol.Providers.Local;
+namespace Csvol.Backends.Local;
 
 /// <summary>
 /// <c>csvol/local</c>: a directory under the state directory (bind-mounted at the mount point), or a tmpfs
@@ -14,9 +14,9 @@ namespace Csvol.Providers.Local;
 /// the trash is emptied. Start-up puts trash back for volumes whose record survived a crash and empties
 /// the rest.
 /// </remarks>
-internal sealed partial class LocalProvider : IVolumeProvider
+internal sealed partial class LocalBackend : IVolumeBackend
 {
-    public const string ProviderName = "local";
+    public const string BackendName = "local";
     private const string TrashSeparator = "~"; // never part of a volume name
     private const UnixFileMode DefaultDirectoryMode =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
@@ -24,11 +24,11 @@ internal sealed partial class LocalProvider : IVolumeProvider
 
     private readonly IMounter _mounter;
     private readonly TimeProvider _time;
-    private readonly ILogger<LocalProvider> _logger;
+    private readonly ILogger<LocalBackend> _logger;
     private readonly string _dataRoot;
     private readonly string _trashRoot;
 
-    public LocalProvider(string stateDirectory, IMounter mounter, TimeProvider time, ILogger<LocalProvider> logger)
+    public LocalBackend(string stateDirectory, IMounter mounter, TimeProvider time, ILogger<LocalBackend> logger)
     {
         _mounter = mounter;
         _time = time;
@@ -39,7 +39,7 @@ internal sealed partial class LocalProvider : IVolumeProvider
         Directory.CreateDirectory(_trashRoot);
     }
 
-    public string Name => ProviderName;
+    public string Name => BackendName;
 
     public VolumeScope Scope => VolumeScope.Local;
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Csvol.Providers;
+namespace Csvol.Backends;
 
 /// <summary>
-/// One option a provider accepts with <c>docker volume create -o name=value</c>. <see cref="Normalize"/>
+/// One option a backend accepts with <c>docker volume create -o name=value</c>. <see cref="Normalize"/>
 /// turns a raw value into its canonical form (so that "750" and "0750" are the same request) or says,
 /// in words a person can act on, what a valid value looks like.
 /// </summary>

@@ -1,18 +1,18 @@
 using System.Collections.Frozen;
 
-namespace Csvol.Providers;
+namespace Csvol.Backends;
 
-/// <summary>A backend csvol can run, by the name <c>CSVOL_PROVIDER</c> selects it with.</summary>
-internal sealed record ProviderRegistration(string Name, Func<IServiceProvider, IVolumeProvider> Create);
+/// <summary>A backend csvol can run, by the name <c>CSVOL_BACKEND</c> selects it with.</summary>
+internal sealed record BackendRegistration(string Name, Func<IServiceProvider, IVolumeBackend> Create);
 
 /// <summary>Backends by name, fixed at start; unknown and duplicate names fail start-up.</summary>
-internal sealed class ProviderRegistry
+internal sealed class BackendRegistry
 {
-    private readonly FrozenDictionary<string, ProviderRegistration> _byName;
+    private readonly FrozenDictionary<string, BackendRegistration> _byName;
 
-    public ProviderRegistry(IEnumerable<ProviderRegistration> registrations)
+    public BackendRegistry(IEnumerable<BackendRegistration> registrations)
     {
-        var byName = new Dictionary<string, ProviderRegistration>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, BackendRegistration>(StringComparer.Ordinal);
         foreach (var registration in registrations)
         {
             if (!byName.TryAdd(registration.Name, registration))
@@ -26,9 +26,9 @@ internal sealed class ProviderRegistry
 
     public IEnumerable<string> Names => _byName.Keys.Order(StringComparer.Ordinal);
 
-    public ProviderRegistration Get(string name) =>
+    public BackendRegistration Get(string name) =>
         _byName.TryGetValue(name, out var registration)
             ? registration
             : throw new InvalidOperationException(
-                $"CSVOL_PROVIDER=\"{name}\" is not a storage backend csvol has; valid values: {string.Join(", ", Names)}");
+                $"CSVOL_BACKEND=\"{name}\" is not a storage backend csvol has; valid values: {string.Join(", ", Names)}");
 }

@@ -1,6 +1,6 @@
-using Csvol.Providers;
+using Csvol.Backends;
 
-namespace Csvol.Tests.Providers;
+namespace Csvol.Tests.Backends;
 
 public sealed class VolumeOptionSpecTests
 {

@@ -1,24 +1,24 @@
 using Csvol.Mounting;
-using Csvol.Providers;
-using Csvol.Providers.Local;
+using Csvol.Backends;
+using Csvol.Backends.Local;
 using Csvol.Tests.Support;
 using Csvol.Volumes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Csvol.Tests.Providers.Local;
+namespace Csvol.Tests.Backends.Local;
 
 /// <summary>The local backend against the real kernel: real directories, real bind and tmpfs mounts.</summary>
-public sealed class LocalProviderTests : IDisposable
+public sealed class LocalBackendTests : IDisposable
 {
     private readonly TempDir _dir = new();
     private readonly LinuxMounter _mounter = new();
-    private readonly LocalProvider _sut;
+    private readonly LocalBackend _sut;
 
-    public LocalProviderTests()
+    public LocalBackendTests()
     {
         Root.Require();
-        _sut = new LocalProvider(_dir.Sub("state"), _mounter, new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalProvider>.Instance);
+        _sut = new LocalBackend(_dir.Sub("state"), _mounter, new FakeTimeProvider(DateTimeOffset.UnixEpoch), NullLogger<LocalBackend>.Instance);
     }
 
     public void Dispose() => _dir.Dispose();
@@ -31,7 +31,7 @@ public sealed class LocalProviderTests : IDisposable
             normalized[key] = value;
         }
 
-        return new VolumeRecord { Name = name, Provider = "local", Options = normalized, CreatedAt = DateTimeOffset.UnixEpoch };
+        return new VolumeRecord { Name = name, Backend = "local", Options = normalized, CreatedAt = DateTimeOffset.UnixEpoch };
     }
 
     [Fact]
