@@ -13,6 +13,19 @@ internal sealed record VolumeOptionSpec(
     Func<string, OptionValue> Normalize,
     string? Default = null)
 {
+    /// <summary>
+    /// A credential (a password, a key): handed to the backend's Create and never written into a record, a log line
+    /// or an Err; not part of the "same options" comparison of a repeated Create.
+    /// </summary>
+    public bool Secret { get; init; }
+
+    /// <summary>Any text, kept as given, never shown.</summary>
+    public static VolumeOptionSpec SecretText(string name, string description) =>
+        new(name, description, raw => raw.Length > 0 ? OptionValue.Valid(raw) : OptionValue.Invalid("a non-empty value"))
+        {
+            Secret = true,
+        };
+
     public static VolumeOptionSpec Choice(string name, string description, string defaultValue, params string[] choices) =>
         new(name, description, raw =>
         {

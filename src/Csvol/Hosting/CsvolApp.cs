@@ -163,9 +163,7 @@ internal static class CsvolServices
         services.AddSingleton<IStateStore>(sp => new FileStateStore(
             settings.StateDir, sp.LoggerFor<FileStateStore>(), sp.GetRequiredService<TimeProvider>()));
 
-        services.AddSingleton(new BackendRegistration(LocalBackend.BackendName, sp => new LocalBackend(
-            settings.StateDir, sp.GetRequiredService<IMounter>(), sp.GetRequiredService<TimeProvider>(),
-            sp.LoggerFor<LocalBackend>())));
+        services.AddLocalBackend(settings.StateDir);
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(settings.Backend).Create(sp));
 
@@ -173,7 +171,7 @@ internal static class CsvolServices
             sp.GetRequiredService<IVolumeBackend>(),
             sp.GetRequiredService<IStateStore>(),
             sp.GetRequiredService<IMounter>(),
-            settings.MountRoot,
+            VolumeServiceSettings.WithDefaults(settings.MountRoot),
             sp.GetRequiredService<TimeProvider>(),
             sp.LoggerFor<VolumeService>()));
         return services;

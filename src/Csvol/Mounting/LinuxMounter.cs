@@ -1,5 +1,4 @@
 using Csvol.Linux;
-using Csvol.Volumes;
 
 namespace Csvol.Mounting;
 
@@ -18,12 +17,18 @@ internal sealed class LinuxMounter : IMounter
             case Libc.ENOENT:
                 return;
             case Libc.EBUSY:
-                throw new VolumeException(
-                    $"cannot unmount {target}: it is busy (a process still has files open or its working directory there)");
+                throw new MountBusyException(target);
             default:
                 throw new ErrnoException($"umount {target}", errno);
         }
     }
 
     public IReadOnlySet<string> Mountpoints() => MountTable.ReadMountpoints("/proc/self/mountinfo");
+}
+
+/// <summary>umount(2) said EBUSY: a process has files open or its working directory under <see cref="Target"/>.</summary>
+internal sealed class MountBusyException(string target)
+    : IOException($"cannot unmount {target}: it is busy (a process still has files open or its working directory there)")
+{
+    public string Target { get; } = target;
 }

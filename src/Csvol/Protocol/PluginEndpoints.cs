@@ -40,7 +40,7 @@ internal static partial class PluginEndpoints
     public static RequestDelegate Create(VolumeService volumes, ILogger logger, CancellationToken stopping)
     {
         var activate = new ActivateResponse(["VolumeDriver"]);
-        var capabilities = new CapabilitiesResponse(new CapabilitiesInfo(volumes.Scope));
+        var capabilities = new CapabilitiesResponse(new CapabilitiesInfo(volumes.Scope == Backends.VolumeScope.Global ? "global" : "local"));
         var json = WireJsonContext.Default;
         var wire = new VolumeWire(volumes);
         var calls = new Dictionary<string, RequestDelegate>(StringComparer.OrdinalIgnoreCase)

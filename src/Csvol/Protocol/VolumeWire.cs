@@ -96,6 +96,8 @@ internal sealed class VolumeWire(VolumeService volumes)
         {
             var status = t_status ??= new Dictionary<string, string>(StringComparer.Ordinal);
             status.Clear();
+            status["driver"] = "csvol/" + volumes.BackendName;
+            status["mounts"] = record.MountIds.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
             volumes.AddStatus(record, status);
             writer.WriteStartObject("Status"u8);
             foreach (var (key, value) in status)

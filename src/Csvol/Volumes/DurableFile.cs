@@ -7,18 +7,25 @@ internal static class DurableFile
 {
     public const string TempSuffix = ".tmp";
 
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> contents)
+    /// <remarks>
+    /// Temp file and rename always (a crash never tears the file); fsync of the file and the directory only for
+    /// <see cref="Durability.PowerLoss"/>: about a third of a Mount+Unmount pair, for state a reboot voids anyway.
+    /// </remarks>
+    public static void WriteAtomically(string path, ReadOnlySpan<byte> contents, Durability durability)
     {
         var directory = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(directory, "." + Path.GetFileName(path) + TempSuffix);
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1))
         {
             stream.Write(contents);
-            stream.Flush(flushToDisk: true);
+            stream.Flush(flushToDisk: durability == Durability.PowerLoss);
         }
 
         File.Move(temp, path, overwrite: true);
-        Libc.FsyncDirectory(directory);
+        if (durability == Durability.PowerLoss)
+        {
+            Libc.FsyncDirectory(directory);
+        }
     }
 
     public static void Delete(string path)

@@ -2,14 +2,29 @@ using System.Text.Json;
 
 namespace Csvol.Volumes;
 
+/// <summary>How long a saved record must last.</summary>
+internal enum Durability
+{
+    /// <summary>Survives a crash of the plugin (the page cache does): enough for mount IDs, which a power loss voids anyway.</summary>
+    ProcessCrash,
+
+    /// <summary>Survives a power loss: fsync of the file and of its directory. For Create and Remove.</summary>
+    PowerLoss,
+}
+
 internal interface IStateStore
 {
+    /// <summary>Every readable record; unreadable ones are set aside and logged.</summary>
+    /// <exception cref="StateVersionException">A record was written by a newer csvol.</exception>
     IReadOnlyList<VolumeRecord> LoadAll();
 
-    void Save(VolumeRecord record);
+    void Save(VolumeRecord record, Durability durability);
 
     void Delete(string name);
 }
+
+/// <summary>A record written by a newer csvol: start-up stops rather than set aside data it cannot read.</summary>
+internal sealed class StateVersionException(string message) : Exception(message);
 
 /// <summary>One JSON file per volume, <c>&lt;state dir&gt;/volumes/&lt;name&gt;.json</c>, replaced atomically.</summary>
 internal sealed partial class FileStateStore : IStateStore
@@ -24,7 +39,7 @@ internal sealed partial class FileStateStore : IStateStore
         _directory = Path.Combine(stateDirectory, "volumes");
         _logger = logger;
         _time = time;
-        Directory.CreateDirectory(_directory);
+        Directory.CreateDirectory(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     public string PathOf(string name) => Path.Combine(_directory, name + Extension);
@@ -62,15 +77,17 @@ internal sealed partial class FileStateStore : IStateStore
         try
         {
             var record = JsonSerializer.Deserialize(File.ReadAllBytes(file), StateJsonContext.Default.VolumeRecord);
-            problem = record switch
+            if (record is { Version: > VolumeRecord.CurrentVersion })
             {
-                null => "the file holds no record",
-                { Version: > VolumeRecord.CurrentVersion } =>
-                    $"record version {record.Version} is newer than this csvol understands ({VolumeRecord.CurrentVersion})",
-                _ when record.Name != expectedName => $"it names volume \"{record.Name}\", not \"{expectedName}\"",
-                _ when VolumeName.Check(record.Name) is { } bad => bad,
-                _ => null,
-            };
+                // Setting it aside would hide the volume from the newer csvol when it comes back; stop instead.
+                throw new StateVersionException(
+                    $"state record {file} has version {record.Version}, newer than this csvol understands " +
+                    $"({VolumeRecord.CurrentVersion}): it was written by a newer csvol; install that version again " +
+                    "(records are never converted back to an older version)");
+            }
+
+            record = record?.Upgraded();
+            problem = record is null ? "the file holds no record" : record.Problem(expectedName);
             if (problem is null)
             {
                 return record;
@@ -88,14 +105,15 @@ internal sealed partial class FileStateStore : IStateStore
         return null;
     }
 
-    public void Save(VolumeRecord record) =>
+    public void Save(VolumeRecord record, Durability durability) =>
         DurableFile.WriteAtomically(
             PathOf(record.Name),
-            JsonSerializer.SerializeToUtf8Bytes(record, StateJsonContext.Default.VolumeRecord));
+            JsonSerializer.SerializeToUtf8Bytes(record, StateJsonContext.Default.VolumeRecord),
+            durability);
 
     public void Delete(string name) => DurableFile.Delete(PathOf(name));
 
     [LoggerMessage(Level = LogLevel.Error,
-        Message = "State record {File} is unreadable ({Problem}); moved it to {Quarantine} and skipped the volume")]
+        Message = "State record {File} is unusable ({Problem}); moved it to {Quarantine} and skipped the volume")]
     private partial void LogCorruptRecord(string file, string quarantine, string problem);
 }

@@ -13,6 +13,10 @@ namespace Csvol.Backends.Local;
 /// Remove renames the data directory into <c>trash/</c> (the one atomic step), then the record goes, then
 /// the trash is emptied. Start-up puts trash back for volumes whose record survived a crash and empties
 /// the rest.
+/// <para>
+/// Permissions: <c>data/</c> and <c>trash/</c> are 0700, so no host user but root can reach into a volume (a
+/// container may have put a set-user-ID program there); each volume root keeps the mode its options ask for.
+/// </para>
 /// </remarks>
 internal sealed partial class LocalBackend : IVolumeBackend
 {
@@ -27,6 +31,12 @@ internal sealed partial class LocalBackend : IVolumeBackend
     private readonly ILogger<LocalBackend> _logger;
     private readonly string _dataRoot;
     private readonly string _trashRoot;
+    private readonly bool _dataRootTrusted;
+
+    /// <summary>In <c>data/</c>: shows that this directory is csvol's data root, not an empty stand-in for an unmounted one.</summary>
+    public const string DataRootMarker = ".csvol-data-root";
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     public LocalBackend(string stateDirectory, IMounter mounter, TimeProvider time, ILogger<LocalBackend> logger)
     {
@@ -35,8 +45,34 @@ internal sealed partial class LocalBackend : IVolumeBackend
         _logger = logger;
         _dataRoot = Path.Combine(stateDirectory, "data");
         _trashRoot = Path.Combine(stateDirectory, "trash");
-        Directory.CreateDirectory(_dataRoot);
-        Directory.CreateDirectory(_trashRoot);
+        _dataRootTrusted = PrepareDataRoot();
+        Directory.CreateDirectory(_trashRoot, OwnerOnly);
+        File.SetUnixFileMode(_trashRoot, OwnerOnly);
+    }
+
+    /// <summary>
+    /// Creates <c>data/</c> (0700) or tightens it, and says whether a volume directory missing from it can be taken
+    /// as gone: only when it carries the marker, which csvol writes into a data root it made or found holding data.
+    /// An empty data root without it may be an unmounted file system, where every volume would look gone.
+    /// </summary>
+    private bool PrepareDataRoot()
+    {
+        var marker = Path.Join(_dataRoot, DataRootMarker);
+        var existed = Directory.Exists(_dataRoot);
+        Directory.CreateDirectory(_dataRoot, OwnerOnly);
+        File.SetUnixFileMode(_dataRoot, OwnerOnly);
+        if (File.Exists(marker))
+        {
+            return true;
+        }
+
+        if (existed && !Directory.EnumerateFileSystemEntries(_dataRoot).Any())
+        {
+            return false;
+        }
+
+        File.WriteAllBytes(marker, []);
+        return true;
     }
 
     public string Name => BackendName;
@@ -63,16 +99,19 @@ internal sealed partial class LocalBackend : IVolumeBackend
 
     public string DataPathOf(string name) => Path.Join(_dataRoot, name);
 
-    public Task CreateAsync(VolumeRecord volume, CancellationToken cancellationToken)
+    public Task<CreateResult> CreateAsync(
+        VolumeRecord volume, IReadOnlyDictionary<string, string> secrets, CancellationToken cancellationToken)
     {
         var options = new LocalOptions(volume.Options);
         if (options.IsTmpfs)
         {
-            return Task.CompletedTask; // nothing exists until it is mounted
+            return Task.FromResult(CreateResult.Made); // nothing exists until it is mounted
         }
 
-        // A directory left by a create that crashed before its record was written is adopted here.
+        // A directory left by a create that crashed before its record was written is adopted here, and is then not
+        // this call's to delete if the record cannot be written.
         var data = DataPathOf(volume.Name);
+        var adopted = Directory.Exists(data);
         Directory.CreateDirectory(data);
         if (options.Owner is not null || options.Group is not null)
         {
@@ -82,7 +121,7 @@ internal sealed partial class LocalBackend : IVolumeBackend
         // chown clears set-ID bits, so the mode comes last; umask does not apply to chmod.
         File.SetUnixFileMode(data, options.Permissions ?? DefaultDirectoryMode);
         Libc.FsyncDirectory(_dataRoot);
-        return Task.CompletedTask;
+        return Task.FromResult(adopted ? CreateResult.Found : CreateResult.Made);
     }
 
     public Task RemoveAsync(VolumeRecord volume, CancellationToken cancellationToken)
@@ -165,6 +204,12 @@ internal sealed partial class LocalBackend : IVolumeBackend
         var newest = TrashOf(volume.Name).Order(StringComparer.Ordinal).LastOrDefault();
         if (newest is null)
         {
+            if (!_dataRootTrusted)
+            {
+                LogDataRootUntrusted(_dataRoot, volume.Name);
+                return Task.FromResult(BackingState.Unknown);
+            }
+
             return Task.FromResult(BackingState.Gone);
         }
 
@@ -193,6 +238,10 @@ internal sealed partial class LocalBackend : IVolumeBackend
 
         return Task.CompletedTask;
     }
+
+    /// <summary>A local volume exists only in this host's records.</summary>
+    public Task<IReadOnlyList<DiscoveredVolume>?> DiscoverAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<DiscoveredVolume>?>(null);
 
     public void AddStatus(VolumeRecord volume, IDictionary<string, string> status)
     {
@@ -224,6 +273,10 @@ internal sealed partial class LocalBackend : IVolumeBackend
             LogTrashNotDeleted(ex, trashed);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Data directory of volume {Volume} is missing and {DataRoot} is empty without csvol's marker: is the file system that holds it mounted? Record kept")]
+    private partial void LogDataRootUntrusted(string dataRoot, string volume);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: a remove was interrupted before it completed; its data is back")]
     private partial void LogRestoredFromTrash(string volume);
