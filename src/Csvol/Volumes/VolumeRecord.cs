@@ -58,9 +58,19 @@ internal sealed record VolumeRecord
         this with { MountIds = [.. MountIds.Where(m => m != id)] };
 
     /// <summary>An older version's record in today's shape (what is saved next time).</summary>
-    public VolumeRecord Upgraded() => Version == CurrentVersion && LegacyBackend is null
+    /// <remarks>
+    /// The JSON reader sets every init-only property, to null when the file lacks it, so only fields a version never
+    /// wrote are filled in here; a null where the version did write a value is left for <see cref="Problem"/>.
+    /// </remarks>
+    public VolumeRecord Upgraded() => Version >= CurrentVersion && LegacyBackend is null
         ? this
-        : this with { Version = CurrentVersion, Backend = Backend.Length > 0 ? Backend : LegacyBackend ?? "", LegacyBackend = null };
+        : this with
+        {
+            Version = CurrentVersion,
+            Backend = string.IsNullOrEmpty(Backend) ? LegacyBackend ?? "" : Backend,
+            LegacyBackend = null,
+            Facts = Version < 2 ? Facts ?? NoFacts : Facts,
+        };
 
     /// <summary>Null when every field is usable, otherwise what is wrong (JSON that parses can still hold nulls).</summary>
     public string? Problem(string expectedName)

@@ -16,7 +16,11 @@ internal sealed partial class VolumeService
     /// <summary>Volumes whose last Unmount could not release the storage (busy, backend down): retried until it can.</summary>
     private readonly ConcurrentDictionary<string, byte> _lingering = new(StringComparer.Ordinal);
 
+    private readonly TaskCompletionSource _restoredAll = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _upkeep = Task.CompletedTask;
+
+    /// <summary>Finishes when start-up's restores, first repair and garbage collection are done (or abandoned at shutdown).</summary>
+    public Task Restored => _restoredAll.Task;
 
     /// <summary>Loads the records, then restores volumes and keeps them in repair in the background until shutdown.</summary>
     /// <returns>Once the records are loaded; restores go on without the caller.</returns>
@@ -100,6 +104,7 @@ internal sealed partial class VolumeService
             await RepairAsync(stopping).ConfigureAwait(false);
             await CollectGarbageAsync(stopping).ConfigureAwait(false);
             LogReady(_volumes.Count, _volumes.Values.Count(v => v.IsMounted));
+            _restoredAll.TrySetResult();
             using var timer = new PeriodicTimer(_settings.RepairInterval, _time);
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
@@ -116,6 +121,8 @@ internal sealed partial class VolumeService
             {
                 done.TrySetResult(); // nobody waits for a restore that shutdown abandoned
             }
+
+            _restoredAll.TrySetResult();
 
             await discovery.ConfigureAwait(false);
         }

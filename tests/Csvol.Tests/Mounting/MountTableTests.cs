@@ -58,7 +58,7 @@ public sealed class MountTableTests
 
         using (var held = File.OpenRead(file))
         {
-            var ex = Assert.Throws<Csvol.Volumes.VolumeException>(() => sut.Unmount(target));
+            var ex = Assert.Throws<MountBusyException>(() => sut.Unmount(target));
             Assert.Contains("busy", ex.Message, StringComparison.Ordinal);
         }
 

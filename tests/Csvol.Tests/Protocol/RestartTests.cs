@@ -1,3 +1,5 @@
+using Csvol.Volumes;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using Csvol.Tests.Support;
 
@@ -14,7 +16,7 @@ public sealed class RestartTests : PluginHostTest
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "keep", ID = "b" })).AssertOk();
         await File.WriteAllTextAsync(Path.Combine(Host.MountpointOf("keep"), "f"), "data");
 
-        await Host.RestartAsync();
+        await RestartAndRestoreAsync();
 
         Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("keep")));
         var status = (await Sut.CallAsync("/VolumeDriver.Get", new { Name = "keep" })).AssertOk().Json.GetProperty("Volume").GetProperty("Status");
@@ -35,7 +37,7 @@ public sealed class RestartTests : PluginHostTest
         // As after a reboot of the mount namespace: the mount vanished, the record did not.
         Assert.Equal(0, Csvol.Linux.Libc.TryUnmount(Host.MountpointOf("lost"), Csvol.Linux.UnmountFlags.None));
 
-        await Host.RestartAsync();
+        await RestartAndRestoreAsync();
 
         Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("lost")));
         Assert.Equal("x", await File.ReadAllTextAsync(Path.Combine(Host.MountpointOf("lost"), "f")));
@@ -52,7 +54,7 @@ public sealed class RestartTests : PluginHostTest
         record["MountIds"] = JsonSerializer.SerializeToElement(Array.Empty<string>());
         await File.WriteAllTextAsync(recordPath, JsonSerializer.Serialize(record));
 
-        await Host.RestartAsync();
+        await RestartAndRestoreAsync();
 
         Assert.Equal(0, TempDir.MountCount(Host.MountpointOf("stale")));
         Assert.Equal("0", (await Sut.CallAsync("/VolumeDriver.Get", new { Name = "stale" })).Json
@@ -66,9 +68,16 @@ public sealed class RestartTests : PluginHostTest
         (await Sut.CallAsync("/VolumeDriver.Mount", new { Name = "mem", ID = "a" })).AssertOk();
         await File.WriteAllTextAsync(Path.Combine(Host.MountpointOf("mem"), "f"), "in memory");
 
-        await Host.RestartAsync();
+        await RestartAndRestoreAsync();
 
         Assert.Equal(1, TempDir.MountCount(Host.MountpointOf("mem")));
         Assert.Equal("in memory", await File.ReadAllTextAsync(Path.Combine(Host.MountpointOf("mem"), "f")));
+    }
+
+    /// <summary>Restarts the plugin and waits for its background restores, which the first List no longer waits for.</summary>
+    private async Task RestartAndRestoreAsync()
+    {
+        await Host.RestartAsync();
+        await Host.Services.GetRequiredService<VolumeService>().Restored.WaitAsync(TimeSpan.FromSeconds(30));
     }
 }

@@ -40,11 +40,13 @@ public sealed class VolumeWireTests : IDisposable
         var backend = new Mock<IVolumeBackend>();
         backend.SetupGet(p => p.Name).Returns("fake");
         backend.SetupGet(p => p.Options).Returns([]);
+        backend.Setup(p => p.CreateAsync(It.IsAny<VolumeRecord>(), It.IsAny<IReadOnlyDictionary<string, string>>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(CreateResult.Made);
         var mounter = new Mock<IMounter>();
         mounter.Setup(m => m.Mountpoints()).Returns(new HashSet<string>());
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 9, 0, 0, 123, TimeSpan.Zero));
         var volumes = new VolumeService(backend.Object, new FileStateStore(_dir.Sub("state"), NullLogger<FileStateStore>.Instance, time),
-            mounter.Object, mountRoot, time, NullLogger<VolumeService>.Instance);
+            mounter.Object, VolumeServiceSettings.WithDefaults(mountRoot), time, NullLogger<VolumeService>.Instance);
         await volumes.InitializeAsync(default);
         await volumes.CreateAsync("plain", null, default);
         await volumes.CreateAsync("mounted.one_2", null, default);

@@ -29,7 +29,7 @@ public sealed class FileStateStoreTests : IDisposable
     {
         var record = Record("v1", "a", "b");
 
-        _sut.Save(record);
+        _sut.Save(record, Durability.PowerLoss);
         var loaded = Assert.Single(_sut.LoadAll());
 
         Assert.Equal(record.Name, loaded.Name);
@@ -42,8 +42,8 @@ public sealed class FileStateStoreTests : IDisposable
     [Fact]
     public void Save_Twice_ReplacesAndLeavesNoTempFile()
     {
-        _sut.Save(Record("v1", "a"));
-        _sut.Save(Record("v1"));
+        _sut.Save(Record("v1", "a"), Durability.PowerLoss);
+        _sut.Save(Record("v1"), Durability.PowerLoss);
 
         Assert.Empty(Assert.Single(_sut.LoadAll()).MountIds);
         Assert.Equal(["v1.json"], Directory.EnumerateFiles(_dir.Sub("volumes")).Select(Path.GetFileName));
@@ -52,7 +52,7 @@ public sealed class FileStateStoreTests : IDisposable
     [Fact]
     public void LoadAll_TornTempFileFromCrash_OldRecordWinsAndTempRemoved()
     {
-        _sut.Save(Record("v1", "a"));
+        _sut.Save(Record("v1", "a"), Durability.PowerLoss);
         File.WriteAllText(_dir.Sub("volumes", ".v1.json.tmp"), "{\"Name\":\"v1\",\"Prov");
 
         var loaded = Assert.Single(_sut.LoadAll());
@@ -64,11 +64,14 @@ public sealed class FileStateStoreTests : IDisposable
     [Theory]
     [InlineData("{ not json")]
     [InlineData("null")]
-    [InlineData("{\"Version\":99,\"Name\":\"v2\",\"Backend\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Name\":\"v2\",\"Backend\":\"local\",\"Options\":null,\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Name\":\"v2\",\"Backend\":\"local\",\"Options\":{},\"MountIds\":null,\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Name\":\"v2\",\"Backend\":\"local\",\"Options\":{\"a\":null},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
+    [InlineData("{\"Name\":\"v2\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
     [InlineData("{\"Name\":\"other\",\"Backend\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}")]
     public void LoadAll_UnusableRecord_QuarantinedOthersLoaded(string contents)
     {
-        _sut.Save(Record("good"));
+        _sut.Save(Record("good"), Durability.PowerLoss);
         File.WriteAllText(_dir.Sub("volumes", "v2.json"), contents);
 
         var loaded = _sut.LoadAll();
@@ -78,9 +81,35 @@ public sealed class FileStateStoreTests : IDisposable
     }
 
     [Fact]
+    public void LoadAll_RecordFromNewerCsvol_RefusesNamingTheVersionAndLeavesItInPlace()
+    {
+        const string newer = "{\"Version\":99,\"Name\":\"v2\",\"Backend\":\"local\",\"Options\":{},\"CreatedAt\":\"2026-01-01T00:00:00Z\"}";
+        File.WriteAllText(_dir.Sub("volumes", "v2.json"), newer);
+
+        var ex = Assert.Throws<StateVersionException>(() => _sut.LoadAll());
+
+        Assert.Contains("has version 99, newer than this csvol understands (2)", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(newer, File.ReadAllText(_dir.Sub("volumes", "v2.json")));
+    }
+
+    [Fact]
+    public void LoadAll_Version1RecordWithProvider_LoadsAsBackend()
+    {
+        File.WriteAllText(_dir.Sub("volumes", "v1.json"),
+            "{\"Version\":1,\"Name\":\"v1\",\"Provider\":\"local\",\"Options\":{\"type\":\"dir\"},\"CreatedAt\":\"2026-01-01T00:00:00Z\",\"MountIds\":[\"m1\"]}");
+
+        var loaded = Assert.Single(_sut.LoadAll());
+
+        Assert.Equal("local", loaded.Backend);
+        Assert.Equal(["m1"], loaded.MountIds);
+        Assert.Null(loaded.BootId);
+        Assert.Equal(VolumeRecord.CurrentVersion, loaded.Version);
+    }
+
+    [Fact]
     public void Delete_RemovesRecord_AndIsIdempotent()
     {
-        _sut.Save(Record("v1"));
+        _sut.Save(Record("v1"), Durability.PowerLoss);
 
         _sut.Delete("v1");
         _sut.Delete("v1");

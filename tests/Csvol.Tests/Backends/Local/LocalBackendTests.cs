@@ -14,6 +14,7 @@ public sealed class LocalBackendTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly LinuxMounter _mounter = new();
     private readonly LocalBackend _sut;
+    private static readonly Dictionary<string, string> NoSecrets = [];
 
     public LocalBackendTests()
     {
@@ -37,7 +38,7 @@ public sealed class LocalBackendTests : IDisposable
     [Fact]
     public async Task Create_UidGidMode_AppliedToVolumeRoot()
     {
-        await _sut.CreateAsync(Volume("owned", ("uid", "999"), ("gid", "998"), ("mode", "0750")), default);
+        await _sut.CreateAsync(Volume("owned", ("uid", "999"), ("gid", "998"), ("mode", "0750")), NoSecrets, default);
 
         var data = new DirectoryInfo(_sut.DataPathOf("owned"));
         Assert.Equal((UnixFileMode)Convert.ToInt32("750", 8), data.UnixFileMode);
@@ -48,7 +49,7 @@ public sealed class LocalBackendTests : IDisposable
     [Fact]
     public async Task Create_NoOptions_RootOwned0755()
     {
-        await _sut.CreateAsync(Volume("plain"), default);
+        await _sut.CreateAsync(Volume("plain"), NoSecrets, default);
 
         Assert.Equal((UnixFileMode)Convert.ToInt32("755", 8), new DirectoryInfo(_sut.DataPathOf("plain")).UnixFileMode);
     }
@@ -57,7 +58,7 @@ public sealed class LocalBackendTests : IDisposable
     public async Task Mount_DirWithNoexecNosuid_BindMountCarriesFlags()
     {
         var volume = Volume("flags", ("noexec", "true"), ("nosuid", "true"));
-        await _sut.CreateAsync(volume, default);
+        await _sut.CreateAsync(volume, NoSecrets, default);
         var mountpoint = _dir.Sub("mnt", "flags");
 
         await _sut.MountAsync(volume, mountpoint, default);
@@ -74,7 +75,7 @@ public sealed class LocalBackendTests : IDisposable
     public async Task Mount_Tmpfs_SizeModeOwnerAndNothingOnDisk()
     {
         var volume = Volume("ram", ("type", "tmpfs"), ("size", "1048576"), ("mode", "0700"), ("uid", "999"), ("gid", "999"));
-        await _sut.CreateAsync(volume, default);
+        await _sut.CreateAsync(volume, NoSecrets, default);
         var mountpoint = _dir.Sub("mnt", "ram");
 
         await _sut.MountAsync(volume, mountpoint, default);
@@ -93,7 +94,7 @@ public sealed class LocalBackendTests : IDisposable
     public async Task Mount_StaleMountAtMountpoint_ReplacedNotStacked()
     {
         var volume = Volume("stacked");
-        await _sut.CreateAsync(volume, default);
+        await _sut.CreateAsync(volume, NoSecrets, default);
         var mountpoint = _dir.Sub("mnt", "stacked");
         await _sut.MountAsync(volume, mountpoint, default);
 
@@ -106,7 +107,7 @@ public sealed class LocalBackendTests : IDisposable
     public async Task Remove_SymlinksPointingOutside_TargetsUntouched()
     {
         var volume = Volume("links");
-        await _sut.CreateAsync(volume, default);
+        await _sut.CreateAsync(volume, NoSecrets, default);
         var outside = _dir.Sub("outside");
         Directory.CreateDirectory(outside);
         await File.WriteAllTextAsync(Path.Combine(outside, "precious"), "keep me");
@@ -129,7 +130,7 @@ public sealed class LocalBackendTests : IDisposable
     public async Task Purge_SomethingMountedInside_RefusesToDescendAndKeepsItInTrash()
     {
         var volume = Volume("guarded");
-        await _sut.CreateAsync(volume, default);
+        await _sut.CreateAsync(volume, NoSecrets, default);
         var foreign = _dir.Sub("foreign");
         Directory.CreateDirectory(foreign);
         await File.WriteAllTextAsync(Path.Combine(foreign, "other"), "not yours");
@@ -148,7 +149,7 @@ public sealed class LocalBackendTests : IDisposable
     public async Task Check_RemoveInterruptedBeforeRecordDeleted_RestoresData()
     {
         var volume = Volume("undo");
-        await _sut.CreateAsync(volume, default);
+        await _sut.CreateAsync(volume, NoSecrets, default);
         await File.WriteAllTextAsync(Path.Combine(_sut.DataPathOf("undo"), "f"), "still here");
         await _sut.RemoveAsync(volume, default); // crash here: the record was never deleted
 
@@ -170,9 +171,9 @@ public sealed class LocalBackendTests : IDisposable
     public async Task CollectGarbage_EmptiesTrash_KeepsOrphanedData()
     {
         var removed = Volume("removed");
-        await _sut.CreateAsync(removed, default);
+        await _sut.CreateAsync(removed, NoSecrets, default);
         await _sut.RemoveAsync(removed, default);
-        await _sut.CreateAsync(Volume("orphan"), default);
+        await _sut.CreateAsync(Volume("orphan"), NoSecrets, default);
 
         await _sut.CollectGarbageAsync([], default);
 
