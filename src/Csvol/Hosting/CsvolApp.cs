@@ -54,11 +54,14 @@ internal sealed partial class CsvolApp : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
-    public static CsvolApp Create(CsvolOptions settings)
+    /// <param name="settings">The process settings.</param>
+    /// <param name="configure">Registrations after csvol's own, which they replace (tests add a backend here).</param>
+    public static CsvolApp Create(CsvolOptions settings, Action<IServiceCollection>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddCsvolLogging(settings);
         services.AddCsvolVolumes(settings);
+        configure?.Invoke(services);
         return new CsvolApp(settings, services.BuildServiceProvider());
     }
 
@@ -167,11 +170,12 @@ internal static class CsvolServices
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(settings.Backend).Create(sp));
 
+        services.AddSingleton(VolumeServiceSettings.WithDefaults(settings.MountRoot));
         services.AddSingleton(sp => new VolumeService(
             sp.GetRequiredService<IVolumeBackend>(),
             sp.GetRequiredService<IStateStore>(),
             sp.GetRequiredService<IMounter>(),
-            VolumeServiceSettings.WithDefaults(settings.MountRoot),
+            sp.GetRequiredService<VolumeServiceSettings>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.LoggerFor<VolumeService>()));
         return services;
