@@ -104,3 +104,21 @@ plugin_has_env() {
   docker plugin inspect "$1" | jq -e --arg name "$2" '.[0].Config.Env | any(.Name == $name)' >/dev/null
 }
 
+# ensure_private_dir DIR: creates DIR with mode 0700, or tightens an existing DIR that group or others may read or
+# write to 0700 (0701 is left as it is). Containers can write set-user-ID programs into volumes; host users must
+# not reach them (CVE-2021-41091). Docker keeps its own volumes under a 0700 directory too. The volume roots
+# inside (data/NAME) are left alone: their mode is the volume's owner's choice.
+ensure_private_dir() {
+  local dir=$1 mode
+  if [[ ! -e $dir ]]; then
+    install -d -m 0700 "$dir"
+    say "created $dir (mode 0700)"
+    return 0
+  fi
+  [[ -d $dir ]] || die "$dir exists and is not a directory"
+  mode="$(stat -L -c %a "$dir")"
+  if (((8#$mode & 8#7076) != 0)); then
+    chmod 0700 "$dir"
+    say "tightened $dir from mode $mode to 0700: host users must not reach what containers write into volumes"
+  fi
+}

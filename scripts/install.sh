@@ -34,7 +34,7 @@ if ((installed)); then
   [[ -n $state_dir ]] || die "$plugin has no state mount; remove it (make uninstall) and install again"
   mapfile -t carried < <(changed_plugin_env "$plugin")
 fi
-mkdir -p "$state_dir"
+ensure_private_dir "$state_dir"
 
 # The slow part (Native AOT publish, base image) while the installed plugin still serves its volumes.
 "$CSVOL_REPO_ROOT/scripts/publish.sh"

@@ -10,6 +10,8 @@ namespace Csvol.EndToEnd;
 [Collection(DaemonWideCollection.Name)]
 public sealed class InstallTests(InstalledPluginFixture installed) : IClassFixture<InstalledPluginFixture>, IAsyncLifetime
 {
+    private static readonly UnixFileMode[] PrivateModes = [(UnixFileMode)Convert.ToInt32("700", 8), (UnixFileMode)Convert.ToInt32("701", 8)];
+
     private readonly DockerScope _docker = new(installed);
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -17,9 +19,22 @@ public sealed class InstallTests(InstalledPluginFixture installed) : IClassFixtu
     public async Task DisposeAsync() => await _docker.DisposeAsync();
 
     [Fact]
+    public async Task Install_StateDirectoryOthersCanWrite_TightenedAndUsedAsState()
+    {
+        var sut = installed;
+
+        var source = await Docker.MustAsync("plugin", "inspect", "-f",
+            "{{range .Settings.Mounts}}{{if eq .Name \"state\"}}{{.Source}}{{end}}{{end}}", sut.Driver);
+
+        Assert.Contains(File.GetUnixFileMode(sut.HostStateDirectory), PrivateModes);
+        Assert.Contains("tightened " + sut.HostStateDirectory + " from mode 777 to 0700", sut.FirstInstall.StdErr, StringComparison.Ordinal);
+        Assert.Equal(sut.HostStateDirectory, source);
+    }
+
+    [Fact]
     public async Task Install_AgainWithVolumeAndStoppedContainer_UpgradesAndVolumeRecordAndFileSurvive()
     {
-        var name = await _docker.CreateVolumeAsync();
+        var name = await _docker.CreateVolumeAsync("mode=0755");
         (await _docker.RunAsync(["-v", name + ":/d"], "echo kept > /d/f")).MustSucceed();
         var stopped = await _docker.StartAsync(["-v", name + ":/d"], "cat /d/f");
         await Docker.MustAsync("wait", stopped);
@@ -34,6 +49,8 @@ public sealed class InstallTests(InstalledPluginFixture installed) : IClassFixtu
         Assert.True(File.Exists(Path.Combine(installed.HostStateDirectory, "volumes", name + ".json")), "the volume's record is gone");
         Assert.Equal("kept", (await _docker.RunAsync(["-v", name + ":/d"], "cat /d/f")).MustSucceed().StdOut.Trim());
         Assert.Equal("kept", (await Docker.MustAsync("start", "-a", stopped)).Trim());
+        Assert.Contains(File.GetUnixFileMode(installed.HostStateDirectory), PrivateModes);
+        Assert.Equal((UnixFileMode)Convert.ToInt32("755", 8), File.GetUnixFileMode(installed.HostDataDirectoryOf(name)));
     }
 
     [Fact]

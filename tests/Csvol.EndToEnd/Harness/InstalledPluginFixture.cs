@@ -22,6 +22,9 @@ public sealed class InstalledPluginFixture : IPluginUnderTest, IAsyncLifetime
 
     public string HostStateDirectory => Path.Combine(StateRoot, "local");
 
+    /// <summary>What the first install printed.</summary>
+    public CommandResult FirstInstall { get; private set; } = null!;
+
     public string HostMountpointOf(string name) =>
         throw new NotSupportedException("the install tests look at volumes through containers and the state directory");
 
@@ -35,7 +38,11 @@ public sealed class InstalledPluginFixture : IPluginUnderTest, IAsyncLifetime
     {
         await TestEnvironment.EnsureAsync();
         await RemoveAsync(); // what a killed run left
-        (await InstallAsync()).MustSucceed();
+
+        // A state directory every host user may read and write, as a careless `mkdir` could leave it.
+        Directory.CreateDirectory(HostStateDirectory);
+        File.SetUnixFileMode(HostStateDirectory, (UnixFileMode)Convert.ToInt32("777", 8));
+        FirstInstall = (await InstallAsync()).MustSucceed();
     }
 
     public async Task DisposeAsync() => await RemoveAsync();
