@@ -2,7 +2,7 @@
 # Benchmark section 4, "Data path": fio inside a container, the same fio command through a csvol/local volume
 # and through a built-in local volume, for a dir volume pair and a tmpfs volume pair; rounds interleaved,
 # median per metric. Appends JSON rows to the file given as the only argument.
-# Assumes (and checks) root, DOCKER_HOST at a running dockerd, csvol/local enabled there, the base image.
+# Assumes (and checks) root, DOCKER_HOST at a running dockerd, csvol/local enabled there, the fio image (made here).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,10 +15,9 @@ TMPFS_FILE_SIZE=1g    # tmpfs pair: file written sequentially (fresh pages), the
 TMPFS_SECONDS=1       # tmpfs pair: seconds of seq read, of 4k random read and of 4k random write
 TMPFS_VOLUME_SIZE=2g  # size cap of both tmpfs volumes
 PLUGIN=csvol/local
-BASE_IMAGE="$CSVOL_BASE_IMAGE"
+FIO_IMAGE=csvol-bench-fio:bookworm
 PREFIX=csvolbench4-   # every volume and container this script makes starts with this
 SECTION="4 data path"
-DOCKERFILE="$(dirname "${BASH_SOURCE[0]}")/fio.Dockerfile"
 
 [[ $# -eq 1 ]] || die "usage: $0 RESULTS_FILE   (JSON lines are appended to it)"
 out=$1
@@ -26,9 +25,6 @@ out=$1
 # --- preconditions --------------------------------------------------------------------------------
 need_root "$@"
 bench_need_plugin "$PLUGIN"
-base_id="$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null)" ||
-  die "image $BASE_IMAGE is missing at $DOCKER_HOST; run scripts/base-image.sh"
-[[ -r $DOCKERFILE ]] || die "$DOCKERFILE is missing"
 
 # --- cleanup: everything named $PREFIX*, also on failure or interrupt ---------------------------------
 our_volumes() { docker volume ls -q --filter "name=$PREFIX" | grep "^$PREFIX" || true; }
@@ -44,21 +40,10 @@ trap 'exit 130' INT TERM
 cleanup
 work="$(mktemp -d)"
 
-# --- the fio image: built once per (Dockerfile, base image) and kept -----------------------------------
-image="csvol-bench-fio:$( (cat "$DOCKERFILE"; echo "$base_id") | sha256sum | cut -c1-12)"
-if docker image inspect "$image" >/dev/null 2>&1; then
-  say "using $image"
-else
-  say "building $image (FROM $BASE_IMAGE, apt-get install fio; about 15 s)"
-  # No build context: the Dockerfile comes on stdin.
-  if ! DOCKER_BUILDKIT=0 docker build --network host --force-rm -q --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-    -t "$image" - <"$DOCKERFILE" >"$work/build.log" 2>&1; then
-    tail -n 20 "$work/build.log" >&2
-    die "could not build $image, the image with fio the data-path benchmark runs (log above). It installs the Debian package fio with apt-get inside $BASE_IMAGE, so the Debian mirror in that image's /etc/apt/sources.list must be reachable from the host network. Or build it by hand where it is: DOCKER_BUILDKIT=0 docker build --network host --build-arg BASE_IMAGE=$BASE_IMAGE -t $image - <$DOCKERFILE"
-  fi
-  # Images of an older fio.Dockerfile or base image are not used again.
-  docker image ls --format '{{.Repository}}:{{.Tag}}' csvol-bench-fio | grep -vxF "$image" | xargs -r docker rmi >/dev/null 2>&1 || true
-fi
+# --- the fio image: the base image plus fio, made once on the host with debootstrap and kept ----------------
+# (not docker build + apt-get: the private dockerd has no network, see scripts/dockerd.sh)
+"$CSVOL_REPO_ROOT/scripts/base-image.sh" "$FIO_IMAGE" fio ||
+  die "could not make $FIO_IMAGE, the image with fio the data-path benchmark runs (output above)"
 
 # --- volumes ---------------------------------------------------------------------------------------
 docker volume create -d "$PLUGIN" "${PREFIX}dir-csvol" >/dev/null
@@ -113,7 +98,7 @@ run_fio() {
   local pair=$1 json d args
   mapfile -t args < <(jobs "$@")
   if ! docker run --rm --network none --read-only --label "csvol-bench=$PREFIX" \
-    -v "${PREFIX}$pair-csvol:/csvol" -v "${PREFIX}$pair-local:/local" "$image" \
+    -v "${PREFIX}$pair-csvol:/csvol" -v "${PREFIX}$pair-local:/local" "$FIO_IMAGE" \
     fio "${args[@]}" >"$work/fio.out" 2>"$work/fio.err"; then
     cat "$work/fio.err" "$work/fio.out" >&2
     die "fio on the $pair volumes failed (output above)"
@@ -150,7 +135,7 @@ round_ratios() {
   paste <(cut -f "$2" "$work/$1-csvol") <(cut -f "$2" "$work/$1-local") |
     awk '$2 > 0 { r = $1 / $2; if (n++ == 0 || r < lo) lo = r; if (n == 1 || r > hi) hi = r } END { printf "%.2f-%.2f", lo, hi }'
 }
-fio_version="$(docker run --rm --network none "$image" fio --version)"
+fio_version="$(docker run --rm --network none "$FIO_IMAGE" fio --version)"
 how_common="$fio_version in one container per round with both volumes mounted, the job sequence on one volume then on the other (order alternating per round); psync, buffered, invalidate=1; $ROUNDS rounds, median"
 metrics=("seq read|MiB/s|1|bs=1M" "seq write|MiB/s|2|bs=1M" "rand read 4k|IOPS|3|bs=4k" "rand write 4k|IOPS|4|bs=4k")
 for pair in dir tmpfs; do

@@ -48,4 +48,4 @@ if docker plugin inspect "$plugin" >/dev/null 2>&1; then
   docker plugin rm -f "$plugin" >/dev/null
 fi
 docker plugin create "$plugin" "$plugin_dir" >/dev/null
-say "created $plugin (disabled); next: mkdir -p /var/lib/csvol/$backend && docker plugin enable $plugin"
+say "created $plugin (disabled); next: install -d -m 0700 /var/lib/csvol/$backend && docker plugin enable $plugin (or: make install)"

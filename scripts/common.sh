@@ -50,3 +50,75 @@ private_dockerd_with_plugin() {
   "$CSVOL_REPO_ROOT/scripts/base-image.sh"
   "$CSVOL_REPO_ROOT/scripts/build-plugin.sh" local
 }
+
+# plugin_users PLUGIN running|stopped: one line "NAME (ID) has volume VOLUME" per container in that state with a volume
+# of managed plugin PLUGIN among its mounts. dockerd counts every volume of a plugin as a use of it, mounted or not,
+# so `docker plugin disable` cannot tell whether anything would lose a mount; the containers can.
+plugin_users() {
+  local driver=$1 state=$2 ids json
+  [[ $driver == *:* ]] || driver="$driver:latest"
+  ids="$(docker ps -aq --no-trunc)"
+  [[ -n $ids ]] || return 0
+  # A container removed meanwhile makes inspect fail for it alone; the others are still printed.
+  # shellcheck disable=SC2086 # one argument per id
+  json="$(docker inspect $ids 2>/dev/null || true)"
+  jq -r --arg driver "$driver" --arg state "$state" '
+    .[] | . as $c
+    | select((if $c.State.Running or $c.State.Restarting then "running" else "stopped" end) == $state)
+    | .Mounts[]?
+    | select(.Type == "volume" and ((.Driver // "") | if contains(":") then . else . + ":latest" end) == $driver)
+    | "\($c.Name | ltrimstr("/")) (\($c.Id[:12])) has volume \(.Name)"' <<<"${json:-[]}"
+}
+
+# refuse_while_mounted PLUGIN WHAT [quiet]: dies, naming them, while running containers have volumes of PLUGIN mounted
+# (WHAT would pull the mounts out from under them); lists stopped ones that use its volumes unless quiet.
+refuse_while_mounted() {
+  local plugin=$1 what=$2 quiet=${3:-} running stopped
+  running="$(plugin_users "$plugin" running)"
+  if [[ -n $running ]]; then
+    die "running containers have $plugin volumes mounted:"$'\n'"  ${running//$'\n'/$'\n'  }"$'\n'"$what would pull those mounts out from under them; stop the containers (docker stop NAME), then run $what again"
+  fi
+  stopped="$(plugin_users "$plugin" stopped)"
+  if [[ -n $stopped && -z $quiet ]]; then
+    say "stopped containers use $plugin volumes (they mount them again when they start, while $plugin is enabled):"
+    printf '  %s\n' "${stopped//$'\n'/$'\n'  }" >&2
+  fi
+  return 0
+}
+
+# plugin_state_source PLUGIN: the host directory mounted into PLUGIN as its state.
+plugin_state_source() {
+  docker plugin inspect -f '{{range .Settings.Mounts}}{{if eq .Name "state"}}{{.Source}}{{end}}{{end}}' "$1"
+}
+
+# changed_plugin_env PLUGIN: "NAME=value" for each environment setting of PLUGIN that differs from its config.json.
+changed_plugin_env() {
+  docker plugin inspect "$1" | jq -r '.[0]
+    | (.Config.Env | map({key: .Name, value: (.Value // "")}) | from_entries) as $defaults
+    | .Settings.Env[] | capture("^(?<name>[^=]+)=(?<value>.*)$"; "s")
+    | select($defaults[.name] != .value) | "\(.name)=\(.value)"'
+}
+
+# plugin_has_env PLUGIN NAME: true when PLUGIN's config.json declares environment setting NAME.
+plugin_has_env() {
+  docker plugin inspect "$1" | jq -e --arg name "$2" '.[0].Config.Env | any(.Name == $name)' >/dev/null
+}
+
+# ensure_private_dir DIR: creates DIR with mode 0700, or tightens an existing DIR that group or others may read or
+# write to 0700 (0701 is left as it is). Containers can write set-user-ID programs into volumes; host users must
+# not reach them (CVE-2021-41091). Docker keeps its own volumes under a 0700 directory too. The volume roots
+# inside (data/NAME) are left alone: their mode is the volume's owner's choice.
+ensure_private_dir() {
+  local dir=$1 mode
+  if [[ ! -e $dir ]]; then
+    install -d -m 0700 "$dir"
+    say "created $dir (mode 0700)"
+    return 0
+  fi
+  [[ -d $dir ]] || die "$dir exists and is not a directory"
+  mode="$(stat -L -c %a "$dir")"
+  if (((8#$mode & 8#7076) != 0)); then
+    chmod 0700 "$dir"
+    say "tightened $dir from mode $mode to 0700: host users must not reach what containers write into volumes"
+  fi
+}

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Starts, stops or reports on the PRIVATE dockerd the tests use (socket /run/csvol-test/docker.sock); never touches the host's daemon.
+# It runs in a network namespace of its own (only lo, no route out), so nothing it does to links, routes or
+# iptables reaches the host: started in the host's namespace with --bridge=none, dockerd deletes the host's
+# docker0 at start. The docker CLI still reaches it through the socket, a file in the host's mount namespace.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -17,7 +20,8 @@ export DOCKER_HOST="unix://$SOCKET"
 
 usage() { die "usage: $0 {start|stop|restart|status|env}"; }
 
-# Our pid: the pidfile's process, and only if it is a dockerd serving our socket (pids get reused).
+# Our pid: the pidfile's process, and only if it is a dockerd serving our socket (pids get reused). dockerd writes
+# the pidfile itself, so it holds dockerd's pid, not that of the unshare around it.
 our_pid() {
   local pid
   [[ -s $PIDFILE ]] || return 1
@@ -27,11 +31,22 @@ our_pid() {
   echo "$pid"
 }
 
+# in_host_netns PID: true when PID shares this shell's network namespace (a daemon an older dockerd.sh started).
+in_host_netns() {
+  [[ $(readlink "/proc/$1/ns/net") == "$(readlink /proc/self/ns/net)" ]]
+}
+
 start() {
   need_root "$@"
   need_cmd dockerd docker.io
   need_cmd docker docker.io
+  need_cmd unshare util-linux
+  need_cmd ip iproute2
   local pid
+  if pid="$(our_pid)" && in_host_netns "$pid"; then
+    say "private dockerd (pid $pid) runs in the host's network namespace (an older dockerd.sh started it); restarting it in its own"
+    stop
+  fi
   if pid="$(our_pid)"; then
     if await_dockerd "$pid" "$START_TIMEOUT"; then
       say "private dockerd already running (pid $pid, DOCKER_HOST=$DOCKER_HOST)"
@@ -43,7 +58,11 @@ start() {
   rm -f "$PIDFILE"
   say "starting private dockerd (log $LOG_FILE)"
   # setsid + no inherited stdio: the daemon outlives the caller (a test run) and never holds its pipes open.
-  setsid dockerd \
+  # unshare --net --fork: a new network namespace that ends with dockerd; lo is brought up in it because builds
+  # run with --network host (i.e. this namespace) and talk to themselves over loopback. Nothing in the build
+  # needs more: the base image comes with its packages from debootstrap, run on the host (base-image.sh).
+  setsid unshare --net --fork sh -c 'ip link set lo up && exec "$@"' sh \
+    dockerd \
     --data-root "$DATA_ROOT" \
     --exec-root "$EXEC_ROOT" \
     -H "unix://$SOCKET" \
@@ -53,17 +72,18 @@ start() {
     --containerd-namespace csvoltest \
     --containerd-plugins-namespace csvoltest-plugins \
     </dev/null >>"$LOG_FILE" 2>&1 &
+  # $! is unshare, which lives exactly as long as dockerd: good enough to notice a failed start.
   local launched=$! waited=0
   await_dockerd "$launched" "$START_TIMEOUT" || waited=$?
   case $waited in
-    0) say "private dockerd ready (pid $launched, DOCKER_HOST=$DOCKER_HOST)" ;;
+    0) say "private dockerd ready (pid $(our_pid || echo "?"), own network namespace, DOCKER_HOST=$DOCKER_HOST)" ;;
     1)
       tail -n 20 "$LOG_FILE" >&2
       die "private dockerd exited during start-up (log above, full log $LOG_FILE)"
       ;;
     *)
       tail -n 20 "$LOG_FILE" >&2
-      die "private dockerd did not answer within ${START_TIMEOUT}s (log above); it is still running as pid $launched"
+      die "private dockerd did not answer within ${START_TIMEOUT}s (log above); it is still running (unshare pid $launched)"
       ;;
   esac
 }
@@ -94,7 +114,9 @@ stop() {
 status() {
   local pid
   if pid="$(our_pid)" && docker_answers; then
-    echo "running: pid $pid, DOCKER_HOST=$DOCKER_HOST, data root $DATA_ROOT, log $LOG_FILE"
+    local netns="its own network namespace"
+    in_host_netns "$pid" && netns="the HOST's network namespace (restart it: $0 restart)"
+    echo "running: pid $pid in $netns, DOCKER_HOST=$DOCKER_HOST, data root $DATA_ROOT, log $LOG_FILE"
     return 0
   fi
   echo "not running (DOCKER_HOST=$DOCKER_HOST)"

@@ -8,6 +8,31 @@ cd "$CSVOL_REPO_ROOT"
 results_dir="$CSVOL_REPO_ROOT/artifacts/test-results"
 CSVOL_STARTED_DOCKERD=0
 totals_printed=0
+network_before=""
+
+# The host's links and routes: a test run must leave them as it found them (a dockerd started in the host's
+# network namespace with --bridge=none once deleted the host's docker0; scripts/dockerd.sh now isolates it).
+host_network() {
+  echo "# ip -br link"
+  ip -br link
+  echo "# ip route"
+  ip route
+  echo "# ip -6 route"
+  ip -6 route
+}
+
+# check_host_network: fails, showing the difference, when the host's links or routes differ from the run's start.
+check_host_network() {
+  [[ -n $network_before ]] || return 0
+  local changes
+  if changes="$(diff <(printf '%s\n' "$network_before") <(host_network))"; then
+    say "host links and routes unchanged"
+    return 0
+  fi
+  say "the host's links or routes changed during the run (< before, > after):"
+  printf '%s\n' "$changes" >&2
+  return 1
+}
 
 finish() {
   local rc=$?
@@ -16,6 +41,7 @@ finish() {
   if ((CSVOL_STARTED_DOCKERD)); then
     scripts/dockerd.sh stop || say "could not stop the private dockerd this run started"
   fi
+  check_host_network || rc=1
   exit "$rc"
 }
 trap finish EXIT
@@ -47,6 +73,7 @@ rm -rf "$results_dir"
 mkdir -p "$results_dir"
 
 scripts/deps.sh
+network_before="$(host_network)"
 private_dockerd_with_plugin
 
 set +e

@@ -66,6 +66,24 @@ public sealed class DaemonWideTests(ManagedPluginFixture managed, UnmanagedPlugi
         Assert.Equal(pid, sut.ProcessId);
     }
 
+    // The private dockerd runs with --bridge=none, which makes dockerd delete any docker0 link it finds at start:
+    // in the host's network namespace that was the host's Docker bridge. Restarting it must change nothing there.
+    [Fact]
+    public async Task DockerdRestart_HostLinksAndRoutes_Unchanged()
+    {
+        var name = await _managedDocker.CreateVolumeAsync();
+        var before = await HostNetwork.SnapshotAsync();
+
+        await RestartDockerdAsync();
+        var after = await HostNetwork.SnapshotAsync();
+        // Also waits for the managed plugin to be back, for the tests after this one.
+        var used = await RunWhenVolumeVisibleAsync(_managedDocker, name, "true");
+
+        Assert.Equal(before, after);
+        used.MustSucceed();
+        Assert.NotEqual(HostNetwork.OwnNamespace(), await HostNetwork.PrivateDockerdNamespaceAsync());
+    }
+
     // Docker's prune only ever removes volumes of its built-in local driver (moby daemon/prune.go); a
     // plugin's volumes are the user's to remove. This pins that down so the README can promise it.
     [Fact]

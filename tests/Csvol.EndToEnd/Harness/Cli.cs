@@ -16,6 +16,7 @@ public static class Cli
         ["bash"] = "bash",
         ["umount"] = "mount",
         ["kill"] = "procps",
+        ["ip"] = "iproute2",
     };
 
     public static async Task<CommandResult> RunAsync(

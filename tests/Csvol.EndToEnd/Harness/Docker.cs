@@ -25,4 +25,12 @@ public static class Docker
     /// <summary>Runs a repository script against the private daemon.</summary>
     public static async Task<CommandResult> ScriptAsync(string script, TimeSpan timeout, params string[] arguments) =>
         await Cli.RunAsync("bash", [RepoPaths.Script(script), .. arguments], Environment, timeout, RepoPaths.Root);
+
+    /// <summary>Runs a repository script against the private daemon with more environment variables.</summary>
+    public static async Task<CommandResult> ScriptAsync(
+        string script, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
+    {
+        var merged = new Dictionary<string, string>(environment, StringComparer.Ordinal) { ["DOCKER_HOST"] = Host };
+        return await Cli.RunAsync("bash", [RepoPaths.Script(script), .. arguments], merged, timeout, RepoPaths.Root);
+    }
 }
