@@ -1,6 +1,7 @@
 # csvol: build, test, package and install the Docker volume plugin. Run as root; see README.md.
 BACKEND ?= local
-BACKENDS := local nfs ebs azuredisk
+# Buildable backends, from backends.list (the one list of them).
+BACKENDS := $(shell awk '!/^\#/ && $$2 == "available" { print $$1 }' backends.list)
 
 .PHONY: build test bench plugin install uninstall clean check-backend
 
@@ -15,7 +16,7 @@ bench:
 	bench/run.sh
 
 check-backend:
-	@case " $(BACKENDS) " in *" $(BACKEND) "*) ;; *) echo "BACKEND=$(BACKEND) is not one of: $(BACKENDS)" >&2; exit 1;; esac
+	@case " $(BACKENDS) " in *" $(BACKEND) "*) ;; *) echo "BACKEND=$(BACKEND) is not one of: $(BACKENDS) (see backends.list)" >&2; exit 1;; esac
 
 plugin: check-backend
 	scripts/build-plugin.sh $(BACKEND)
@@ -27,5 +28,5 @@ uninstall: check-backend
 	scripts/uninstall.sh $(BACKEND)
 
 clean:
-	rm -rf artifacts plugin/local plugin/nfs plugin/ebs plugin/azuredisk
+	rm -rf artifacts $(addprefix plugin/,$(BACKENDS))
 	dotnet clean VolumeDriver.sln -v quiet -nologo

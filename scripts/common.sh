@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 
 CSVOL_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CSVOL_BACKENDS="local nfs ebs azuredisk"
+# Buildable backends and their plugin descriptions come from backends.list, the one list of them.
+CSVOL_BACKENDS="$(awk '!/^#/ && $2 == "available" { print $1 }' "$CSVOL_REPO_ROOT/backends.list" | xargs)"
 CSVOL_BASE_IMAGE="${CSVOL_BASE_IMAGE:-csvol-base:bookworm}"
 CSVOL_PUBLISH_DIR="${CSVOL_PUBLISH_DIR:-$CSVOL_REPO_ROOT/artifacts/publish}"
 
@@ -21,6 +22,9 @@ need_cmd() {
 check_backend() {
   local b
   for b in $CSVOL_BACKENDS; do [[ $1 == "$b" ]] && return 0; done
+  if awk -v b="$1" '!/^#/ && $1 == b { found = 1 } END { exit !found }' "$CSVOL_REPO_ROOT/backends.list"; then
+    die "backend '$1' is planned but not built yet; available: $CSVOL_BACKENDS (see backends.list)"
+  fi
   die "unknown backend '$1'; choose one of: $CSVOL_BACKENDS"
 }
 
@@ -121,4 +125,9 @@ ensure_private_dir() {
     chmod 0700 "$dir"
     say "tightened $dir from mode $mode to 0700: host users must not reach what containers write into volumes"
   fi
+}
+
+# backend_description NAME: the plugin description backends.list gives NAME.
+backend_description() {
+  awk -v b="$1" '!/^#/ && $1 == b { $1 = ""; $2 = ""; sub(/^ +/, ""); print }' "$CSVOL_REPO_ROOT/backends.list"
 }

@@ -10,16 +10,11 @@ need_cmd jq jq
 
 # Least privilege: local needs only CAP_SYS_ADMIN (mount); nfs adds the host network (NFS servers);
 # ebs and azuredisk add the host network (cloud API, instance metadata) and the host's block devices.
-jq --arg b "$backend" '
+jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "$backend")" --arg backends "$CSVOL_BACKENDS" '
   def setting($name; $description):
     {name: $name, description: $description, settable: ["value"], value: null};
-  def descriptions: {
-    local: "csvol/local: Docker volumes as host directories or tmpfs, with owner, mode and mount flags",
-    nfs: "csvol/nfs: Docker volumes on NFS exports",
-    ebs: "csvol/ebs: Docker volumes on AWS EBS disks that follow the container between hosts",
-    azuredisk: "csvol/azuredisk: Docker volumes on Azure managed disks that follow the container between hosts"
-  };
-  .description = descriptions[$b]
+  .description = $description
+  | (.env[] | select(.name == "CSVOL_BACKEND") | .description) = "storage backend: one of " + $backends
   | (.env[] | select(.name == "CSVOL_BACKEND") | .value) = $b
   | (.mounts[] | select(.name == "state") | .source) = "/var/lib/csvol/" + $b
   | if $b == "local" then .
