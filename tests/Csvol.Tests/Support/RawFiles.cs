@@ -40,10 +40,10 @@ internal static class RawFiles
         }
     }
 
-    /// <summary>A chain of <paramref name="depth"/> directories named "d" below <paramref name="root"/>, each holding a file "f".</summary>
-    public static void CreateDeepChain(string root, int depth)
+    /// <summary>A chain of <paramref name="depth"/> directories named <paramref name="name"/> below <paramref name="root"/>, each holding a file "f".</summary>
+    public static void CreateDeepChain(string root, string name, int depth)
     {
-        var directory = Terminated("d"u8.ToArray());
+        var directory = Terminated(Encoding.UTF8.GetBytes(name));
         var file = Terminated("f"u8.ToArray());
         var current = OpenDirectory(root);
         try

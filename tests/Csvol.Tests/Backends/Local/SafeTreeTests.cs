@@ -188,7 +188,8 @@ public sealed class SafeTreeTests : IDisposable
     {
         var root = _dir.Sub("tree");
         Directory.CreateDirectory(root);
-        RawFiles.CreateDeepChain(root, depth: 3000); // "d/" × 3000 is 6000 bytes, beyond PATH_MAX (4096)
+        // 16 bytes × 400 is 6400, beyond PATH_MAX (4096); 400 levels are far more than SafeTree keeps open.
+        RawFiles.CreateDeepChain(root, "level-directory", depth: 400);
 
         var left = SafeTree.Delete(root);
 
