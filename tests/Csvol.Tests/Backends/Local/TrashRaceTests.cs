@@ -10,7 +10,7 @@ public sealed class TrashRaceTests : IDisposable
 {
     private const int Rounds = 5;
     private const int Pairs = 16;
-    private const int FilesPerVictim = 25;
+    private const int FilesPerVictim = 10;
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
