@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using System.Text;
+using Csvol.Backends.Local;
 using Csvol.Hosting;
 using Csvol.Linux;
 using Csvol.Mounting;
@@ -175,6 +176,6 @@ internal static class AllocCommand
             _ = Libc.TryUnmount(mountpoint, UnmountFlags.Detach);
         }
 
-        SafeTree.Delete(dir, new HashSet<string>());
+        _ = SafeTree.Delete(dir);
     }
 }

@@ -18,7 +18,11 @@ internal sealed class CsvolProcess : IDisposable
         process.BeginErrorReadLine();
     }
 
-    public static string Executable => Path.Combine(AppContext.BaseDirectory, "csvol");
+    /// <summary>
+    /// The shipped Native AOT binary, not the JIT build beside the tests: a crash test of a different binary proves
+    /// nothing about the one in the plugin. <c>CSVOL_TEST_BINARY</c> overrides the path.
+    /// </summary>
+    public static string Executable => FindExecutable();
 
     public string Output
     {
@@ -102,6 +106,31 @@ internal sealed class CsvolProcess : IDisposable
         }
 
         _process.Dispose();
+    }
+
+    private static string FindExecutable()
+    {
+        var overridden = Environment.GetEnvironmentVariable("CSVOL_TEST_BINARY");
+        var binary = string.IsNullOrEmpty(overridden)
+            ? Path.Combine(RepositoryRoot(), "artifacts", "publish", "csvol")
+            : overridden;
+        Assert.True(File.Exists(binary),
+            $"no csvol binary at {binary}: run scripts/publish.sh first (make test does), or point CSVOL_TEST_BINARY at a published csvol");
+        return binary;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "VolumeDriver.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        Assert.Fail($"no VolumeDriver.sln in {AppContext.BaseDirectory} or any directory above it; the tests run from inside the repository");
+        return "";
     }
 
     private void Append(string? line)

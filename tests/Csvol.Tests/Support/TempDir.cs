@@ -1,3 +1,4 @@
+using Csvol.Backends.Local;
 using Csvol.Linux;
 using Csvol.Mounting;
 
@@ -25,7 +26,7 @@ internal sealed class TempDir : IDisposable
 
         if (Directory.Exists(Path))
         {
-            SafeTree.Delete(Path, new HashSet<string>());
+            _ = SafeTree.Delete(Path);
         }
     }
 

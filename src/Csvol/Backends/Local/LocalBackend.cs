@@ -266,7 +266,10 @@ internal sealed partial class LocalBackend : IVolumeBackend
     {
         try
         {
-            SafeTree.Delete(trashed, _mounter.Mountpoints());
+            if (SafeTree.Delete(trashed) is { Count: > 0 } mountpoints)
+            {
+                LogLeftInTrash(trashed, string.Join(", ", mountpoints));
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -287,4 +290,8 @@ internal sealed partial class LocalBackend : IVolumeBackend
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not delete removed data {Path}; will retry at next start")]
     private partial void LogTrashNotDeleted(Exception exception, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Removed data {Path} left in trash: {Mountpoints} are mount points, not deleted into; unmount them and restart csvol to finish")]
+    private partial void LogLeftInTrash(string path, string mountpoints);
 }

@@ -80,14 +80,14 @@ public sealed class LocalBackendTests : IDisposable
 
         await _sut.MountAsync(volume, mountpoint, default);
 
-        var options = TempDir.MountOptions(mountpoint);
         Assert.Equal((UnixFileMode)Convert.ToInt32("700", 8), new DirectoryInfo(mountpoint).UnixFileMode);
         Assert.Equal("999:999", (await ProcessRunner.RunAsync("stat", "-c", "%u:%g", mountpoint)).Trim());
         var df = await ProcessRunner.RunAsync("df", "--output=fstype,size", "-B1K", mountpoint);
         Assert.Contains("tmpfs", df, StringComparison.Ordinal);
         Assert.Contains("1024", df, StringComparison.Ordinal);
         Assert.False(Directory.Exists(_sut.DataPathOf("ram")));
-        Assert.NotNull(options);
+        var full = await Assert.ThrowsAsync<IOException>(() => File.WriteAllBytesAsync(Path.Combine(mountpoint, "big"), new byte[2 << 20]));
+        Assert.Contains("No space left on device", full.Message, StringComparison.Ordinal);
     }
 
     [Fact]
