@@ -62,9 +62,9 @@ public sealed class DataSafetyProcessTests : IDisposable
     {
         await CreateAndStopAsync("healthy");
         await File.WriteAllTextAsync(State("volumes", "broken.json"),
-            """{"Version":2,"Name":"broken","Backend":"local","Options":{"type":"dir"},"Facts":{},"CreatedAt":"2026-11-25T09:00:00Z","MountIds":null}""");
+            """{"Version":1,"Name":"broken","Provider":"local","Options":{"type":"dir"},"CreatedAt":"2026-11-25T09:00:00Z","MountIds":null}""");
         await File.WriteAllTextAsync(State("volumes", "empty.json"),
-            """{"Version":2,"Name":"empty","Backend":"local","Options":null,"Facts":{},"CreatedAt":"2026-11-25T09:00:00Z","MountIds":[]}""");
+            """{"Version":1,"Name":"empty","Provider":"local","Options":null,"CreatedAt":"2026-11-25T09:00:00Z","MountIds":[]}""");
         using var sut = CsvolProcess.Start(_environment);
         using var client = await sut.WaitUntilReadyAsync(Socket);
 
