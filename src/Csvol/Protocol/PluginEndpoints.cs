@@ -42,7 +42,8 @@ internal static partial class PluginEndpoints
         var activate = new ActivateResponse(["VolumeDriver"]);
         var capabilities = new CapabilitiesResponse(new CapabilitiesInfo(volumes.Scope));
         var json = WireJsonContext.Default;
-        var wire = new VolumeWire(volumes);
+        var wire = new VolumeWire(volumes.DriverName, volumes.MountpointOf, volumes.AddStatus);
+        Func<long> version = () => volumes.Version;
         var calls = new Dictionary<string, RequestDelegate>(StringComparer.OrdinalIgnoreCase)
         {
             ["/Plugin.Activate"] = Call(logger, "Activate", () => json.NameRequest, Answer(Json(() => json.ActivateResponse)), false,
@@ -86,7 +87,11 @@ internal static partial class PluginEndpoints
 
             ["/VolumeDriver.List"] = Call<NameRequest, ReadOnlyMemory<byte>>(logger, "List", () => json.NameRequest,
                 WriteReadyAsync, false,
-                static _ => null, (_, _) => wire.ListJsonAsync()),
+                static _ => null, async (_, _) =>
+                {
+                    var listed = version(); // before the records, so a change while rendering is noticed
+                    return wire.ListJson(listed, await volumes.ListAsync().ConfigureAwait(false), version);
+                }),
         }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
         return context => calls.TryGetValue(context.Request.Path.Value ?? "", out var call)
