@@ -2,12 +2,11 @@ using Csvol.Hosting;
 using Serilog;
 using Serilog.Formatting.Compact;
 
-// Until the configured logger exists, start-up failures still reach dockerd's log as JSON.
-Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateLogger();
+// Until the app's own logger exists, and if it never does, start-up failures still reach dockerd's log as JSON.
+Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateBootstrapLogger();
 try
 {
-    var settings = CsvolOptions.FromEnvironment(Environment.GetEnvironmentVariable).Validated();
-    await using var app = CsvolApp.Create(settings);
+    await using var app = CsvolApp.Create(settings => settings.AddEnvironmentVariables());
     await app.RunAsync();
     return 0;
 }

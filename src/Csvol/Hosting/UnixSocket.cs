@@ -22,7 +22,7 @@ internal static class UnixSocket
             {
                 probe.Connect(new UnixDomainSocketEndPoint(path));
                 throw new InvalidOperationException(
-                    $"{CsvolOptions.SocketVariable}={path} is in use by another running process; stop it or choose another socket path");
+                    $"{CsvolSettings.SocketVariable}={path} is in use by another running process; stop it or choose another socket path");
             }
             catch (SocketException)
             {

@@ -47,7 +47,7 @@ internal sealed class VolumeWire
         _driverName = driverName;
         _mountpointOf = mountpointOf;
         _addBackendStatus = addBackendStatus;
-        _mountpointPrefixJson = JsonEncodedText.Encode(mountpointOf("x")[..^1], PluginEndpoints.WriterOptions.Encoder).EncodedUtf8Bytes.ToArray();
+        _mountpointPrefixJson = JsonEncodedText.Encode(mountpointOf("x")[..^1], PluginCall.WriterOptions.Encoder).EncodedUtf8Bytes.ToArray();
         _longestEntry = FixedEntryLength + (2 * VolumeName.MaxLength) + _mountpointPrefixJson.Length;
     }
 
@@ -74,7 +74,7 @@ internal sealed class VolumeWire
         }
 
         var buffer = new ArrayBufferWriter<byte>((_list?.Json.Length ?? 0) + 4096);
-        using (var writer = new Utf8JsonWriter(buffer, PluginEndpoints.WriterOptions))
+        using (var writer = new Utf8JsonWriter(buffer, PluginCall.WriterOptions))
         {
             WriteList(writer, records);
         }
