@@ -58,6 +58,7 @@ internal static class CsvolServices
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10); // dockerd keeps its connection open
             kestrel.ListenUnixSocket(settings.Socket, listen => listen.Protocols = HttpProtocols.Http1);
         });
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = PluginLifecycle.Drain);
         return builder;
     }
 

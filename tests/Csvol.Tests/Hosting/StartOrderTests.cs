@@ -28,6 +28,29 @@ public sealed class StartOrderTests : IDisposable
         Assert.Equal("""{"Capabilities":{"Scope":"local"}}""", capabilities.Body);
     }
 
+    [Fact]
+    public async Task Sigterm_StateLoadStuck_ExitsWithinTenSeconds()
+    {
+        Root.Require();
+        var environment = await StuckEnvironmentAsync();
+        using var sut = CsvolProcess.Start(environment);
+        (await ConnectedAsync(sut, environment["CSVOL_SOCKET"])).Dispose();
+        var stopwatch = Stopwatch.StartNew();
+
+        await PluginPeer.TerminateAsync(PluginPeer.PidServing(environment["CSVOL_SOCKET"]));
+        int? exitCode;
+        try
+        {
+            exitCode = await sut.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (OperationCanceledException)
+        {
+            exitCode = null;
+        }
+
+        Assert.True(exitCode is not null, $"csvol was still running {stopwatch.Elapsed.TotalSeconds:0.0} s after SIGTERM: {sut.Output}");
+    }
+
     private async Task<Dictionary<string, string>> StuckEnvironmentAsync()
     {
         var environment = CsvolProcess.EnvironmentFor(_dir);
