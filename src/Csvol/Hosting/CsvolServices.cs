@@ -49,6 +49,7 @@ internal static class CsvolServices
             // Requests run on the socket's I/O thread rather than hopping to the thread pool: a Get is microseconds of
             // work, and the hop was a large part of its latency. Calls that block are moved off it (PluginCall).
             transport.UnsafePreferInlineScheduling = true;
+            transport.CreateBoundListenSocket = UnixSocket.Bind;
         });
         builder.Services.AddOptions<KestrelServerOptions>().Configure<CsvolSettings>((kestrel, settings) =>
         {
