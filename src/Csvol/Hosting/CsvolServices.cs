@@ -63,13 +63,16 @@ internal static class CsvolServices
         return builder;
     }
 
-    /// <summary>The start and stop sequence, and what Docker calls the driver.</summary>
+    /// <summary>The prepared directories, the start and stop sequence, and what Docker calls the driver.</summary>
     public static IServiceCollection AddPluginLifecycle(this IServiceCollection services)
     {
+        services.AddSingleton(sp => CsvolDirectories.Prepare(
+            sp.GetRequiredService<CsvolSettings>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("Csvol.Hosting")));
         services.AddSingleton(sp => PluginDriver.ForBackend(
             sp.GetRequiredService<CsvolSettings>().Backend, VolumeServiceScope.Of(sp.GetRequiredService<VolumeService>())));
         services.AddSingleton(sp => new PluginLifecycle(
             sp.GetRequiredService<CsvolSettings>(),
+            sp.GetRequiredService<CsvolDirectories>(),
             sp.GetRequiredService<VolumeService>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Csvol.Hosting")));
         services.AddHostedService(sp => sp.GetRequiredService<PluginLifecycle>());
@@ -82,11 +85,11 @@ internal static class CsvolServices
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IMounter>(new LinuxMounter());
         services.AddSingleton<IStateStore>(sp => new FileStateStore(
-            sp.GetRequiredService<CsvolSettings>().StateDir, sp.LoggerFor<FileStateStore>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<CsvolDirectories>().StateDir, sp.LoggerFor<FileStateStore>(), sp.GetRequiredService<TimeProvider>()));
 
         // Moves beside LocalBackend as AddLocalBackend(), one registration per backend folder.
         services.AddSingleton(new BackendRegistration(LocalBackend.BackendName, sp => new LocalBackend(
-            sp.GetRequiredService<CsvolSettings>().StateDir, sp.GetRequiredService<IMounter>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<CsvolDirectories>().StateDir, sp.GetRequiredService<IMounter>(), sp.GetRequiredService<TimeProvider>(),
             sp.LoggerFor<LocalBackend>())));
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(sp.GetRequiredService<CsvolSettings>().Backend).Create(sp));
@@ -95,7 +98,7 @@ internal static class CsvolServices
             sp.GetRequiredService<IVolumeBackend>(),
             sp.GetRequiredService<IStateStore>(),
             sp.GetRequiredService<IMounter>(),
-            sp.GetRequiredService<CsvolSettings>().MountRoot,
+            sp.GetRequiredService<CsvolDirectories>().MountRoot,
             sp.GetRequiredService<TimeProvider>(),
             sp.LoggerFor<VolumeService>()));
         return services;

@@ -23,10 +23,12 @@ internal sealed class CsvolSettings
     [UnixSocketPath(SocketVariable)]
     public string Socket { get; set; } = "/run/docker/plugins/csvol.sock";
 
+    /// <summary>As configured; <see cref="CsvolDirectories"/> holds the real path every other part uses.</summary>
     [ConfigurationKeyName(StateDirVariable)]
     [AbsolutePath(StateDirVariable)]
     public string StateDir { get; set; } = "/var/lib/csvol";
 
+    /// <summary>As configured; <see cref="CsvolDirectories"/> holds the real path every other part uses.</summary>
     [ConfigurationKeyName(MountRootVariable)]
     [AbsolutePath(MountRootVariable)]
     public string MountRoot { get; set; } = "/mnt/volumes";

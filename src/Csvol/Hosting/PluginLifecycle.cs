@@ -8,7 +8,7 @@ namespace Csvol.Hosting;
 /// Stop: Kestrel stops taking calls and lets those in progress finish for at most <see cref="Drain"/>, then aborts the
 /// rest; only then is work still running cancelled. Mounts stay in place.
 /// </summary>
-internal sealed partial class PluginLifecycle(CsvolSettings settings, VolumeService volumes, ILogger logger)
+internal sealed partial class PluginLifecycle(CsvolSettings settings, CsvolDirectories directories, VolumeService volumes, ILogger logger)
     : IHostedLifecycleService, IDisposable
 {
     /// <summary>
@@ -36,7 +36,7 @@ internal sealed partial class PluginLifecycle(CsvolSettings settings, VolumeServ
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        LogListening(logger, settings.Socket, settings.Backend, settings.StateDir);
+        LogListening(logger, settings.Socket, settings.Backend, directories.StateDir);
         _stateLoad = Task.Run(() => volumes.InitializeAsync(_shutdown.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
