@@ -7,7 +7,8 @@ namespace Csvol.Hosting;
 /// <para>
 /// An empty <see cref="WebApplication"/>: Kestrel's core, routing's core and nothing else; no configuration files,
 /// no HTTPS, no default logging providers. Everything that can refuse to start does so in <see cref="Create"/>, before
-/// the socket exists: the settings are validated and the backend is chosen while the endpoints are mapped.
+/// the socket exists: the settings are validated, the state directory is locked and the backend is chosen while the
+/// endpoints are mapped.
 /// </para>
 /// </remarks>
 internal static class CsvolApp
@@ -32,7 +33,7 @@ internal static class CsvolApp
         }
         catch
         {
-            ((IDisposable)app).Dispose();
+            ((IDisposable)app).Dispose(); // may hold the state directory's lock by now
             throw;
         }
     }

@@ -3,8 +3,8 @@ using Csvol.Linux;
 namespace Csvol.Hosting;
 
 /// <summary>
-/// The state directory and the mount root as the kernel names them, created if missing. Every part of csvol uses these
-/// paths, never the configured ones.
+/// The state directory and the mount root as the kernel names them, created if missing; the state directory locked
+/// for this process. Every part of csvol uses these paths, never the configured ones.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -18,17 +18,20 @@ namespace Csvol.Hosting;
 /// are. The mount root is created 0755: containers are started from it.
 /// </para>
 /// </remarks>
-internal sealed partial class CsvolDirectories
+internal sealed partial class CsvolDirectories : IDisposable
 {
     private const UnixFileMode StateDirMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode MountRootMode = StateDirMode |
         UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
     private const UnixFileMode WritableByOthers = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
 
-    private CsvolDirectories(string stateDir, string mountRoot)
+    private readonly StateDirectoryLock _lock;
+
+    private CsvolDirectories(string stateDir, string mountRoot, StateDirectoryLock held)
     {
         StateDir = stateDir;
         MountRoot = mountRoot;
+        _lock = held;
     }
 
     /// <summary>The state directory's real path.</summary>
@@ -47,8 +50,19 @@ internal sealed partial class CsvolDirectories
             LogStateDirTightened(logger, stateDir, Octal(mode), Octal(mode & ~WritableByOthers));
         }
 
-        return new CsvolDirectories(stateDir, Resolve(CsvolSettings.MountRootVariable, settings.MountRoot, MountRootMode));
+        var held = StateDirectoryLock.Acquire(stateDir, settings.StateDir, settings.Socket);
+        try
+        {
+            return new CsvolDirectories(stateDir, Resolve(CsvolSettings.MountRootVariable, settings.MountRoot, MountRootMode), held);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
     }
+
+    public void Dispose() => _lock.Dispose();
 
     private static string Resolve(string variable, string path, UnixFileMode createMode)
     {
