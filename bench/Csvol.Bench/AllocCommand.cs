@@ -4,6 +4,7 @@ using Csvol.Backends.Local;
 using Csvol.Hosting;
 using Csvol.Linux;
 using Csvol.Mounting;
+using Microsoft.Extensions.Configuration;
 
 namespace Csvol.Bench;
 
@@ -50,18 +51,19 @@ internal static class AllocCommand
         double[] bytesPerRequest;
         try
         {
-            var settings = new CsvolOptions
+            var socket = Path.Combine(dir, "csvol.sock");
+            var variables = new Dictionary<string, string?>
             {
-                Socket = Path.Combine(dir, "csvol.sock"),
-                StateDir = Path.Combine(dir, "state"),
-                MountRoot = Path.Combine(dir, "mnt"),
-                LogLevel = "warning",
-            }.Validated();
-            await using var app = CsvolApp.Create(settings);
+                [CsvolSettings.SocketVariable] = socket,
+                [CsvolSettings.StateDirVariable] = Path.Combine(dir, "state"),
+                [CsvolSettings.MountRootVariable] = Path.Combine(dir, "mnt"),
+                [CsvolSettings.LogLevelVariable] = "warning",
+            };
+            await using var app = CsvolApp.Create(settings => settings.AddInMemoryCollection(variables));
             await app.StartAsync();
             try
             {
-                bytesPerRequest = OnOwnThread(() => Measure(settings.Socket, n, mountN, warmup));
+                bytesPerRequest = OnOwnThread(() => Measure(socket, n, mountN, warmup));
             }
             finally
             {

@@ -2,13 +2,19 @@ using Csvol.Hosting;
 using Serilog;
 using Serilog.Formatting.Compact;
 
-// Until the configured logger exists, start-up failures still reach dockerd's log as JSON.
-Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateLogger();
+// Until the app's own logger exists, and if it never does, start-up failures still reach dockerd's log as JSON.
+Log.Logger = new LoggerConfiguration().WriteTo.Console(new CompactJsonFormatter()).CreateBootstrapLogger();
 try
 {
-    var settings = CsvolOptions.FromEnvironment(Environment.GetEnvironmentVariable).Validated();
-    await using var app = CsvolApp.Create(settings);
+    await using var app = CsvolApp.Create(settings => settings.AddEnvironmentVariables());
+    var lifecycle = app.Services.GetRequiredService<PluginLifecycle>(); // RunAsync disposes the container
     await app.RunAsync();
+    if (lifecycle.Refusal is { } refusal)
+    {
+        await Console.Error.WriteLineAsync("csvol: " + refusal);
+        return 1;
+    }
+
     return 0;
 }
 catch (Exception ex) when (ex is not OperationCanceledException)

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Csvol.Volumes;
 
@@ -9,23 +11,45 @@ namespace Csvol.Protocol;
 /// 10,000 volumes would otherwise copy every record into a wire object and a date string first.
 /// </summary>
 /// <remarks>Shape: <c>{"Volume":{"Name","Mountpoint","CreatedAt","Status"}}</c> and <c>{"Volumes":[{"Name","Mountpoint","CreatedAt"}]}</c>.</remarks>
-internal sealed class VolumeWire(VolumeService volumes)
+internal sealed class VolumeWire
 {
-    /// <summary>Longest List entry written from the stack: the fixed text, a 128-character name twice, the mount root.</summary>
+    /// <summary>List entries up to this long are formatted on the stack; longer ones (a long mount root) in a rented buffer.</summary>
     private const int MaxStackEntry = 1024;
-
-    /// <summary>What every mountpoint starts with (the mount root and a '/'), as JSON string content, escaped once.</summary>
-    private readonly byte[] _mountpointPrefixJson = JsonEncodedText.Encode(
-        volumes.MountpointOf("x")[..^1], PluginEndpoints.WriterOptions.Encoder).EncodedUtf8Bytes.ToArray();
-
-    private ListAnswer? _list;
 
     /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c>, UTC.</summary>
     private const int CreatedAtLength = 24;
 
+    /// <summary>A List entry without its name, mountpoint prefix and name again.</summary>
+    private static readonly int FixedEntryLength =
+        "{\"Name\":\""u8.Length + "\",\"Mountpoint\":\""u8.Length + "\",\"CreatedAt\":\""u8.Length + CreatedAtLength + "\"}"u8.Length;
+
+    private readonly string _driverName;
+    private readonly Func<string, string> _mountpointOf;
+    private readonly Action<VolumeRecord, IDictionary<string, string>> _addBackendStatus;
+
+    /// <summary>What every mountpoint starts with (the mount root and a '/'), as JSON string content, escaped once.</summary>
+    private readonly byte[] _mountpointPrefixJson;
+
+    /// <summary>The longest List entry a valid name can make under this mount root.</summary>
+    private readonly int _longestEntry;
+
+    private ListAnswer? _list;
+
     // Writing is synchronous, so one Status dictionary per thread serves every Get on it.
     [ThreadStatic]
     private static Dictionary<string, string>? t_status;
+
+    /// <param name="driverName">Status "driver", e.g. <c>csvol/local</c>.</param>
+    /// <param name="mountpointOf">Where a volume of a given name is mounted: the mount root joined with the name.</param>
+    /// <param name="addBackendStatus">The backend's facts for Status; cheap, no I/O.</param>
+    public VolumeWire(string driverName, Func<string, string> mountpointOf, Action<VolumeRecord, IDictionary<string, string>> addBackendStatus)
+    {
+        _driverName = driverName;
+        _mountpointOf = mountpointOf;
+        _addBackendStatus = addBackendStatus;
+        _mountpointPrefixJson = JsonEncodedText.Encode(mountpointOf("x")[..^1], PluginCall.WriterOptions.Encoder).EncodedUtf8Bytes.ToArray();
+        _longestEntry = FixedEntryLength + (2 * VolumeName.MaxLength) + _mountpointPrefixJson.Length;
+    }
 
     public void WriteGet(Utf8JsonWriter writer, VolumeRecord record)
     {
@@ -39,23 +63,23 @@ internal sealed class VolumeWire(VolumeService volumes)
     /// The whole List answer, rendered again only after a volume changed. dockerd lists on every <c>docker volume ls</c>
     /// and more; rendering 10,000 records was ~9 ms, nearly all of it cache misses on records spread over the heap.
     /// </summary>
-    public async ValueTask<ReadOnlyMemory<byte>> ListJsonAsync()
+    /// <param name="version">The volumes' version, read before <paramref name="records"/>.</param>
+    /// <param name="records">Every volume.</param>
+    /// <param name="currentVersion">The version now: a change that landed while rendering means the answer is not kept.</param>
+    public ReadOnlyMemory<byte> ListJson(long version, IEnumerable<VolumeRecord> records, Func<long> currentVersion)
     {
-        var version = volumes.Version; // read before the records, so a change during rendering is noticed
-        var records = await volumes.ListAsync().ConfigureAwait(false);
         if (_list is { } kept && kept.Version == version)
         {
             return kept.Json;
         }
 
         var buffer = new ArrayBufferWriter<byte>((_list?.Json.Length ?? 0) + 4096);
-        using (var writer = new Utf8JsonWriter(buffer, PluginEndpoints.WriterOptions))
+        using (var writer = new Utf8JsonWriter(buffer, PluginCall.WriterOptions))
         {
             WriteList(writer, records);
         }
 
-        // A change that landed while rendering may or may not be in it: then keep nothing and render next time.
-        if (volumes.Version == version)
+        if (currentVersion() == version)
         {
             _list = new ListAnswer(version, buffer.WrittenMemory);
         }
@@ -65,30 +89,43 @@ internal sealed class VolumeWire(VolumeService volumes)
 
     public void WriteList(Utf8JsonWriter writer, IEnumerable<VolumeRecord> records)
     {
-        writer.WriteStartObject();
-        writer.WriteStartArray("Volumes"u8);
-        Span<byte> entry = stackalloc byte[MaxStackEntry];
-        foreach (var record in records)
+        byte[]? rented = null;
+        var entry = _longestEntry <= MaxStackEntry
+            ? stackalloc byte[MaxStackEntry]
+            : (rented = ArrayPool<byte>.Shared.Rent(_longestEntry));
+        try
         {
-            if (TryFormatListEntry(record, entry, out var length))
+            writer.WriteStartObject();
+            writer.WriteStartArray("Volumes"u8);
+            foreach (var record in records)
             {
-                writer.WriteRawValue(entry[..length], skipInputValidation: true);
+                if (TryFormatListEntry(record, entry, out var length))
+                {
+                    writer.WriteRawValue(entry[..length], skipInputValidation: true);
+                }
+                else
+                {
+                    WriteVolume(writer, record, withStatus: false);
+                }
             }
-            else
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        finally
+        {
+            if (rented is not null)
             {
-                WriteVolume(writer, record, withStatus: false);
+                ArrayPool<byte>.Shared.Return(rented);
             }
         }
-
-        writer.WriteEndArray();
-        writer.WriteEndObject();
     }
 
     private void WriteVolume(Utf8JsonWriter writer, VolumeRecord record, bool withStatus)
     {
         writer.WriteStartObject();
         writer.WriteString("Name"u8, record.Name);
-        writer.WriteString("Mountpoint"u8, record.IsMounted ? volumes.MountpointOf(record.Name) : "");
+        writer.WriteString("Mountpoint"u8, record.IsMounted ? _mountpointOf(record.Name) : "");
         Span<byte> createdAt = stackalloc byte[CreatedAtLength];
         FormatCreatedAt(record.CreatedAt.UtcDateTime, createdAt);
         writer.WriteString("CreatedAt"u8, createdAt);
@@ -96,9 +133,9 @@ internal sealed class VolumeWire(VolumeService volumes)
         {
             var status = t_status ??= new Dictionary<string, string>(StringComparer.Ordinal);
             status.Clear();
-            status["driver"] = "csvol/" + volumes.BackendName;
-            status["mounts"] = record.MountIds.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            volumes.AddStatus(record, status);
+            status["driver"] = _driverName;
+            status["mounts"] = record.MountIds.Length.ToString(CultureInfo.InvariantCulture);
+            _addBackendStatus(record, status);
             writer.WriteStartObject("Status"u8);
             foreach (var (key, value) in status)
             {
@@ -127,14 +164,20 @@ internal sealed class VolumeWire(VolumeService volumes)
             return false;
         }
 
+        var needed = FixedEntryLength + name.Length + (record.IsMounted ? _mountpointPrefixJson.Length + name.Length : 0);
+        if (needed > into.Length)
+        {
+            return false;
+        }
+
         var at = 0;
         Append(into, ref at, "{\"Name\":\""u8);
-        at += System.Text.Encoding.ASCII.GetBytes(name, into[at..]);
+        at += Encoding.ASCII.GetBytes(name, into[at..]);
         Append(into, ref at, "\",\"Mountpoint\":\""u8);
         if (record.IsMounted)
         {
             Append(into, ref at, _mountpointPrefixJson);
-            at += System.Text.Encoding.ASCII.GetBytes(name, into[at..]);
+            at += Encoding.ASCII.GetBytes(name, into[at..]);
         }
 
         Append(into, ref at, "\",\"CreatedAt\":\""u8);

@@ -15,7 +15,10 @@ internal sealed record ActivateResponse(string[] Implements);
 
 internal sealed record ErrResponse(string Err);
 
-internal sealed record EmptyResponse;
+internal sealed record EmptyResponse
+{
+    public static readonly EmptyResponse Instance = new();
+}
 
 internal sealed record MountpointResponse(string Mountpoint);
 

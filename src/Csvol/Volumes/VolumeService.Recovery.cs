@@ -31,7 +31,6 @@ internal sealed partial class VolumeService
         try
         {
             Directory.CreateDirectory(_mountRoot);
-            File.SetUnixFileMode(_mountRoot, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             records = [.. _store.LoadAll()];
         }
         catch (Exception ex)

@@ -1,17 +1,12 @@
 using Csvol.Backends;
 using Csvol.Hosting;
-using Csvol.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Csvol.Tests.Backends;
 
 /// <summary>backends.list is the one list the Makefile and scripts build from; it must name exactly the backends the code has.</summary>
-public sealed class BackendListTests : IDisposable
+public sealed class BackendListTests
 {
-    private readonly TempDir _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
     [Fact]
     public void AvailableBackends_InBackendsList_AreExactlyTheRegisteredOnes()
     {
@@ -23,7 +18,7 @@ public sealed class BackendListTests : IDisposable
             .Order(StringComparer.Ordinal);
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddCsvolVolumes(new CsvolOptions { StateDir = _dir.Sub("state"), MountRoot = _dir.Sub("mnt") });
+        services.AddCsvolVolumes();
 
         using var provider = services.BuildServiceProvider();
         var registered = provider.GetRequiredService<BackendRegistry>().Names;

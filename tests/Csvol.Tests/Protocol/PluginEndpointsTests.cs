@@ -172,6 +172,32 @@ public sealed class PluginEndpointsTests : PluginHostTest
         Assert.Contains("uses POST", response.Err, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("PUT", "/VolumeDriver.Create")]
+    [InlineData("DELETE", "/VolumeDriver.Remove")]
+    [InlineData("GET", "/volumedriver.list")]
+    public async Task KnownPath_AnyMethodButPost_405WithErrAndLength(string method, string path)
+    {
+        var response = await Sut.PostAsync(path, "{}", method);
+
+        Assert.Equal(405, response.Status);
+        Assert.Equal(PluginEndpoints.ContentType, response.ContentType?.MediaType);
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(response.Body), response.ContentLength);
+        Assert.Contains($"{method} is not supported", response.Err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("GET", "/")]
+    [InlineData("POST", "/")]
+    [InlineData("GET", "/VolumeDriver.Snapshot")]
+    public async Task UnknownPath_AnyMethod_404WithErrListingEndpoints(string method, string path)
+    {
+        var response = await Sut.PostAsync(path, "{}", method);
+
+        Assert.Equal(404, response.Status);
+        Assert.Contains("csvol answers POST on /Plugin.Activate", response.Err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Create_UnknownOption_ErrListsValidOptions()
     {

@@ -1,22 +1,15 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Csvol.Mounting;
 using Csvol.Protocol;
-using Csvol.Backends;
-using Csvol.Tests.Support;
 using Csvol.Volumes;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
-using Moq;
 
 namespace Csvol.Tests.Protocol;
 
-public sealed class VolumeWireTests : IDisposable
+/// <summary>The Get and List answers, written from records alone: no volume service, no mocks.</summary>
+public sealed class VolumeWireTests
 {
-    private readonly TempDir _dir = new();
-
-    public void Dispose() => _dir.Dispose();
+    private static readonly DateTimeOffset CreatedAt = new(2026, 11, 25, 9, 0, 0, 123, TimeSpan.Zero);
 
     [Theory]
     [InlineData("2026-11-25T14:48:09.1234567Z")]
@@ -34,40 +27,88 @@ public sealed class VolumeWireTests : IDisposable
     }
 
     [Fact]
-    public async Task WriteList_MountRootNeedingEscapes_CopiedEntriesParseToTheSameValuesAsGet()
+    public void WriteList_MountRootNeedingEscapes_CopiedEntriesParseToTheSameValuesAsGet()
     {
-        var mountRoot = _dir.Sub("mnt \"quoted\" \\ ünï");
-        var backend = new Mock<IVolumeBackend>();
-        backend.SetupGet(p => p.Name).Returns("fake");
-        backend.SetupGet(p => p.Options).Returns([]);
-        backend.Setup(p => p.CreateAsync(It.IsAny<VolumeRecord>(), It.IsAny<IReadOnlyDictionary<string, string>>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync(CreateResult.Made);
-        var mounter = new Mock<IMounter>();
-        mounter.Setup(m => m.Mountpoints()).Returns(new HashSet<string>());
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 9, 0, 0, 123, TimeSpan.Zero));
-        var volumes = new VolumeService(backend.Object, new FileStateStore(_dir.Sub("state"), NullLogger<FileStateStore>.Instance, time),
-            mounter.Object, VolumeServiceSettings.WithDefaults(mountRoot), time, NullLogger<VolumeService>.Instance);
-        await volumes.InitializeAsync(default);
-        await volumes.CreateAsync("plain", null, default);
-        await volumes.CreateAsync("mounted.one_2", null, default);
-        await volumes.MountAsync("mounted.one_2", "id1", default);
-        var sut = new VolumeWire(volumes);
+        var sut = Wire("/srv/mnt \"quoted\" \\ ünï");
+        VolumeRecord[] records = [Record("plain"), Record("mounted.one_2", "id1")];
 
-        var records = await volumes.ListAsync();
         var list = Write(w => sut.WriteList(w, records));
 
         var entries = list.RootElement.GetProperty("Volumes").EnumerateArray().ToDictionary(e => e.GetProperty("Name").GetString()!);
         Assert.Equal(2, entries.Count);
         Assert.Equal("", entries["plain"].GetProperty("Mountpoint").GetString());
-        Assert.Equal(volumes.MountpointOf("mounted.one_2"), entries["mounted.one_2"].GetProperty("Mountpoint").GetString());
-        foreach (var name in entries.Keys)
+        Assert.Equal("/srv/mnt \"quoted\" \\ ünï/mounted.one_2", entries["mounted.one_2"].GetProperty("Mountpoint").GetString());
+        foreach (var record in records)
         {
-            var record = await volumes.GetAsync(name);
             var get = Write(w => sut.WriteGet(w, record)).RootElement.GetProperty("Volume");
-            Assert.Equal(get.GetProperty("Mountpoint").GetString(), entries[name].GetProperty("Mountpoint").GetString());
-            Assert.Equal("2026-11-25T09:00:00.123Z", entries[name].GetProperty("CreatedAt").GetString());
+            Assert.Equal(get.GetProperty("Mountpoint").GetString(), entries[record.Name].GetProperty("Mountpoint").GetString());
+            Assert.Equal("2026-11-25T09:00:00.123Z", entries[record.Name].GetProperty("CreatedAt").GetString());
         }
     }
+
+    [Fact]
+    public void WriteList_ThousandCharacterMountRootAndLongestName_ListsTheFullMountpoint()
+    {
+        var mountRoot = "/" + string.Join('/', Enumerable.Repeat(new string('r', 99), 10)); // 1000 characters
+        var name = new string('n', VolumeName.MaxLength);
+        var sut = Wire(mountRoot);
+
+        var list = Write(w => sut.WriteList(w, [Record(name, "id1"), Record("short", "id2"), Record("unmounted")]));
+
+        var entries = list.RootElement.GetProperty("Volumes").EnumerateArray().ToDictionary(e => e.GetProperty("Name").GetString()!);
+        Assert.Equal(mountRoot + "/" + name, entries[name].GetProperty("Mountpoint").GetString());
+        Assert.Equal(mountRoot + "/short", entries["short"].GetProperty("Mountpoint").GetString());
+        Assert.Equal("", entries["unmounted"].GetProperty("Mountpoint").GetString());
+    }
+
+    [Fact]
+    public void WriteGet_MountedTwice_StatusHasDriverMountsThenBackendFacts()
+    {
+        var sut = new VolumeWire("csvol/test", name => "/mnt/" + name, static (_, status) => status["type"] = "dir");
+
+        var volume = Write(w => sut.WriteGet(w, Record("v1", "a", "b"))).RootElement.GetProperty("Volume");
+
+        Assert.Equal("/mnt/v1", volume.GetProperty("Mountpoint").GetString());
+        Assert.Equal(
+            """{"driver":"csvol/test","mounts":"2","type":"dir"}""",
+            volume.GetProperty("Status").GetRawText());
+    }
+
+    [Fact]
+    public void ListJson_SameVersion_KeptAnswer_NewVersion_RenderedAgain()
+    {
+        var sut = Wire("/mnt");
+        var first = sut.ListJson(1, [Record("v1")], () => 1);
+
+        var kept = sut.ListJson(1, [Record("v1"), Record("v2")], () => 1);
+        var changed = sut.ListJson(2, [Record("v1"), Record("v2")], () => 2);
+
+        Assert.True(kept.Equals(first));
+        Assert.Equal(2, JsonDocument.Parse(changed).RootElement.GetProperty("Volumes").GetArrayLength());
+    }
+
+    [Fact]
+    public void ListJson_ChangeWhileRendering_NotKept()
+    {
+        var sut = Wire("/mnt");
+        _ = sut.ListJson(1, [Record("v1")], () => 2);
+
+        var next = sut.ListJson(1, [Record("v1"), Record("v2")], () => 2);
+
+        Assert.Equal(2, JsonDocument.Parse(next).RootElement.GetProperty("Volumes").GetArrayLength());
+    }
+
+    private static VolumeWire Wire(string mountRoot) =>
+        new("csvol/test", name => Path.Join(mountRoot, name), static (_, _) => { });
+
+    private static VolumeRecord Record(string name, params string[] mountIds) => new()
+    {
+        Name = name,
+        Backend = "test",
+        Options = [],
+        CreatedAt = CreatedAt,
+        MountIds = mountIds,
+    };
 
     private static JsonDocument Write(Action<Utf8JsonWriter> write)
     {

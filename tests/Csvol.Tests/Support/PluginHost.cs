@@ -1,30 +1,37 @@
 using Csvol.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Csvol.Tests.Support;
 
 /// <summary>The real plugin (Kestrel, VolumeService, LocalBackend, mount(2)) on a private socket and directories.</summary>
 internal sealed class PluginHost : IAsyncDisposable
 {
-    private CsvolApp? _app;
+    private WebApplication? _app;
 
     private PluginHost(TempDir dir, bool ownsDir)
     {
         Dir = dir;
         OwnsDir = ownsDir;
-        Settings = new CsvolOptions
+        Variables = new Dictionary<string, string?>
         {
-            Socket = dir.Sub("csvol.sock"),
-            StateDir = dir.Sub("state"),
-            MountRoot = dir.Sub("mnt"),
-            LogLevel = "warning",
-        }.Validated();
+            [CsvolSettings.SocketVariable] = dir.Sub("csvol.sock"),
+            [CsvolSettings.StateDirVariable] = dir.Sub("state"),
+            [CsvolSettings.MountRootVariable] = dir.Sub("mnt"),
+            [CsvolSettings.LogLevelVariable] = "warning",
+        };
     }
 
     public TempDir Dir { get; }
 
     private bool OwnsDir { get; }
 
-    public CsvolOptions Settings { get; }
+    /// <summary>The CSVOL_* variables the plugin is started with, as the environment would give them.</summary>
+    private Dictionary<string, string?> Variables { get; }
+
+    /// <summary>The settings as the running plugin bound them.</summary>
+    public CsvolSettings Settings { get; private set; } = null!;
 
     public PluginClient Client { get; private set; } = null!;
 
@@ -40,7 +47,8 @@ internal sealed class PluginHost : IAsyncDisposable
 
     private async Task StartAppAsync()
     {
-        _app = CsvolApp.Create(Settings);
+        _app = CsvolApp.Create(settings => settings.AddInMemoryCollection(Variables));
+        Settings = _app.Services.GetRequiredService<CsvolSettings>();
         await _app.StartAsync();
         Client = new PluginClient(Settings.Socket);
         // The state loads in the background; List answers once it has.

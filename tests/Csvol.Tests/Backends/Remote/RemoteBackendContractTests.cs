@@ -32,7 +32,7 @@ public sealed class RemoteBackendContractTests : IDisposable
         Assert.StartsWith("rv-", onB.GetProperty("Status").GetProperty("id").GetString(), StringComparison.Ordinal);
         Assert.Equal("written on A", await File.ReadAllTextAsync(Path.Combine(mountB, "from-a")));
         Assert.Equal(b.MountpointOf("shared"), mountB);
-        Assert.True(File.Exists(Path.Combine(b.Settings.StateDir, "volumes", "shared.json")), "B keeps a record once it mounts the volume");
+        Assert.True(File.Exists(Path.Combine(b.StateDir, "volumes", "shared.json")), "B keeps a record once it mounts the volume");
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public sealed class RemoteBackendContractTests : IDisposable
         var goneOnA = await EventuallyAsync(async () => !Names(await a.Client.PostAsync("/VolumeDriver.List")).Contains("leaving"));
 
         Assert.True(goneOnA, "host A still lists a volume removed on host B");
-        Assert.False(File.Exists(Path.Combine(a.Settings.StateDir, "volumes", "leaving.json")));
+        Assert.False(File.Exists(Path.Combine(a.StateDir, "volumes", "leaving.json")));
         Assert.DoesNotContain("leaving", Names(await b.Client.PostAsync("/VolumeDriver.List")));
     }
 
@@ -114,7 +114,7 @@ public sealed class RemoteBackendContractTests : IDisposable
         await host.Volumes.Restored.WaitAsync(TimeSpan.FromSeconds(30));
 
         (await host.Client.CallAsync("/VolumeDriver.Get", new { Name = "kept" })).AssertOk();
-        Assert.True(File.Exists(Path.Combine(host.Settings.StateDir, "volumes", "kept.json")));
+        Assert.True(File.Exists(Path.Combine(host.StateDir, "volumes", "kept.json")));
         Assert.True(Directory.Exists(Path.Combine(_remote.Path, "kept")));
     }
 

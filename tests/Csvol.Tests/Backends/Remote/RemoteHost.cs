@@ -4,6 +4,8 @@ using Csvol.Mounting;
 using Csvol.Resilience;
 using Csvol.Tests.Support;
 using Csvol.Volumes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Polly.Registry;
 
@@ -18,28 +20,28 @@ internal sealed class RemoteHost : IAsyncDisposable
     private readonly TempDir _dir = new();
     private readonly string _remote;
     private readonly VolumeServiceSettings _volumeSettings;
-    private CsvolApp? _app;
+    private readonly Dictionary<string, string?> _variables;
+    private WebApplication? _app;
 
     private RemoteHost(string remote, RemoteFaults faults, VolumeServiceSettings? volumeSettings)
     {
         _remote = remote;
         Faults = faults;
-        Settings = new CsvolOptions
+        _variables = new Dictionary<string, string?>
         {
-            Backend = DirectoryBackend.BackendName,
-            Socket = _dir.Sub("csvol.sock"),
-            StateDir = _dir.Sub("state"),
-            MountRoot = _dir.Sub("mnt"),
-            LogLevel = "warning",
-        }.Validated();
+            [CsvolSettings.BackendVariable] = DirectoryBackend.BackendName,
+            [CsvolSettings.SocketVariable] = _dir.Sub("csvol.sock"),
+            [CsvolSettings.StateDirVariable] = _dir.Sub("state"),
+            [CsvolSettings.MountRootVariable] = _dir.Sub("mnt"),
+            [CsvolSettings.LogLevelVariable] = "warning",
+        };
         _volumeSettings = volumeSettings ?? new VolumeServiceSettings(
-            Settings.MountRoot, CallDeadline: TimeSpan.FromSeconds(5), DiscoveryInterval: TimeSpan.FromMilliseconds(300),
-            RepairInterval: TimeSpan.FromSeconds(1));
+            "", CallDeadline: TimeSpan.FromSeconds(5), DiscoveryInterval: TimeSpan.FromMilliseconds(300), RepairInterval: TimeSpan.FromSeconds(1));
     }
 
     public RemoteFaults Faults { get; }
 
-    public CsvolOptions Settings { get; }
+    public string StateDir => _dir.Sub("state");
 
     public PluginClient Client { get; private set; } = null!;
 
@@ -53,29 +55,30 @@ internal sealed class RemoteHost : IAsyncDisposable
         return host;
     }
 
-    public string MountpointOf(string name) => Path.Combine(Settings.MountRoot, name);
+    public string MountpointOf(string name) => _dir.Sub("mnt", name);
 
     public async Task StartAppAsync()
     {
-        var mountRoot = Settings.MountRoot;
-        _app = CsvolApp.Create(Settings, services =>
-        {
-            services.AddSingleton(_volumeSettings with { MountRoot = mountRoot });
-            services.AddBackendPipeline(DirectoryBackend.PipelineName, static _ => false, new BackendResilienceSettings
+        _app = CsvolApp.Create(
+            settings => settings.AddInMemoryCollection(_variables),
+            services =>
             {
-                AttemptTimeout = TimeSpan.FromSeconds(2),
-                OperationTimeout = TimeSpan.FromSeconds(20),
-                FirstRetryDelay = TimeSpan.FromMilliseconds(20),
-                MaxRetries = 2,
+                services.AddSingleton(sp => _volumeSettings with { MountRoot = sp.GetRequiredService<CsvolDirectories>().MountRoot });
+                services.AddBackendPipeline(DirectoryBackend.PipelineName, static _ => false, new BackendResilienceSettings
+                {
+                    AttemptTimeout = TimeSpan.FromSeconds(2),
+                    OperationTimeout = TimeSpan.FromSeconds(20),
+                    FirstRetryDelay = TimeSpan.FromMilliseconds(20),
+                    MaxRetries = 2,
+                });
+                services.AddSingleton(new BackendRegistration(DirectoryBackend.BackendName, sp => new DirectoryBackend(
+                    _remote,
+                    sp.GetRequiredService<IMounter>(),
+                    sp.GetRequiredService<ResiliencePipelineProvider<string>>().GetPipeline(DirectoryBackend.PipelineName),
+                    Faults)));
             });
-            services.AddSingleton(new BackendRegistration(DirectoryBackend.BackendName, sp => new DirectoryBackend(
-                _remote,
-                sp.GetRequiredService<IMounter>(),
-                sp.GetRequiredService<ResiliencePipelineProvider<string>>().GetPipeline(DirectoryBackend.PipelineName),
-                Faults)));
-        });
         await _app.StartAsync();
-        Client = new PluginClient(Settings.Socket);
+        Client = new PluginClient(_variables[CsvolSettings.SocketVariable]!);
     }
 
     public async Task StopAppAsync()
@@ -83,6 +86,7 @@ internal sealed class RemoteHost : IAsyncDisposable
         Client?.Dispose();
         if (_app is not null)
         {
+            await _app.StopAsync();
             await _app.DisposeAsync();
             _app = null;
         }

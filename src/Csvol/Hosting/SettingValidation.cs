@@ -1,62 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text;
-using Microsoft.Extensions.Options;
 using Serilog.Events;
 
 namespace Csvol.Hosting;
 
-/// <summary>csvol's settings, one environment variable each (<c>docker plugin set csvol/local CSVOL_…=…</c>).</summary>
-internal sealed class CsvolOptions
-{
-    public const string BackendVariable = "CSVOL_BACKEND";
-    public const string SocketVariable = "CSVOL_SOCKET";
-    public const string StateDirVariable = "CSVOL_STATE_DIR";
-    public const string MountRootVariable = "CSVOL_MOUNT_ROOT";
-    public const string LogLevelVariable = "CSVOL_LOG_LEVEL";
-
-    [NotBlank(BackendVariable, "must name a storage backend")]
-    public string Backend { get; set; } = "local";
-
-    [UnixSocketPath(SocketVariable)]
-    public string Socket { get; set; } = "/run/docker/plugins/csvol.sock";
-
-    [AbsolutePath(StateDirVariable)]
-    public string StateDir { get; set; } = "/var/lib/csvol";
-
-    [AbsolutePath(MountRootVariable)]
-    public string MountRoot { get; set; } = "/mnt/volumes";
-
-    [LogLevelName]
-    public string LogLevel { get; set; } = "information";
-
-    public LogEventLevel SerilogLevel => LogLevelNameAttribute.Parse(LogLevel) ?? LogEventLevel.Information;
-
-    /// <summary>Reads every variable that is set; unset ones keep their defaults.</summary>
-    public static CsvolOptions FromEnvironment(Func<string, string?> variable)
-    {
-        var options = new CsvolOptions();
-        options.Backend = variable(BackendVariable) ?? options.Backend;
-        options.Socket = variable(SocketVariable) ?? options.Socket;
-        options.StateDir = variable(StateDirVariable) ?? options.StateDir;
-        options.MountRoot = variable(MountRootVariable) ?? options.MountRoot;
-        options.LogLevel = variable(LogLevelVariable) ?? options.LogLevel;
-        return options;
-    }
-
-    /// <summary>Throws with every problem, each naming its variable, when a setting is unusable.</summary>
-    public CsvolOptions Validated()
-    {
-        var result = new CsvolOptionsValidator().Validate(null, this);
-        return result.Failed
-            ? throw new OptionsValidationException(nameof(CsvolOptions), typeof(CsvolOptions), result.Failures)
-            : this;
-    }
-}
-
-[OptionsValidator]
-internal sealed partial class CsvolOptionsValidator : IValidateOptions<CsvolOptions>;
-
 // Results carry no member names, so a failure reads "CSVOL_X …" rather than "Property: CSVOL_X …".
+
 [AttributeUsage(AttributeTargets.Property)]
 internal sealed class NotBlankAttribute(string variable, string requirement) : ValidationAttribute
 {
@@ -116,5 +65,20 @@ internal sealed class LogLevelNameAttribute : ValidationAttribute
         Parse(value as string) is not null
             ? ValidationResult.Success
             : new ValidationResult(
-                $"{CsvolOptions.LogLevelVariable}=\"{value}\" is not a log level; valid: verbose, debug, information, warning, error, fatal");
+                $"{CsvolSettings.LogLevelVariable}=\"{value}\" is not a log level; valid: verbose, debug, information, warning, error, fatal");
+}
+
+/// <summary>A whole number of seconds from <c>min</c> to <c>max</c>.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class SecondsAttribute(string variable, int min, int max) : ValidationAttribute
+{
+    public static TimeSpan? Parse(string? text) =>
+        int.TryParse(text?.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            ? TimeSpan.FromSeconds(seconds)
+            : null;
+
+    protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
+        Parse(value as string) is { } span && span.TotalSeconds >= min && span.TotalSeconds <= max
+            ? ValidationResult.Success
+            : new ValidationResult($"{variable}=\"{value}\" must be a whole number of seconds from {min} to {max}");
 }
