@@ -221,6 +221,44 @@ public sealed class DataSafetyProcessTests : IDisposable
         (await client.CallAsync("/VolumeDriver.Get", new { Name = "stuck" })).AssertOk();
     }
 
+    [Fact]
+    public async Task HostUser_SetuidProgramAContainerPutInAVolume_CannotRunIt()
+    {
+        using var sut = CsvolProcess.Start(_environment);
+        using var client = await sut.WaitUntilReadyAsync(Socket);
+        (await client.CallAsync("/VolumeDriver.Create", new { Name = "v1", Opts = new { mode = "0755" } })).AssertOk();
+        (await client.CallAsync("/VolumeDriver.Mount", new { Name = "v1", ID = "c1" })).AssertOk();
+        // What root in a container can do through the mount: a set-user-ID root copy of id.
+        File.Copy("/usr/bin/id", Path.Combine(Mountpoint("v1"), "id"));
+        File.SetUnixFileMode(Path.Combine(Mountpoint("v1"), "id"), (UnixFileMode)0b100_111_101_101); // 4755
+
+        var throughData = RunAsNobody(State("data", "v1", "id"));
+        var throughMount = RunAsNobody(Path.Combine(Mountpoint("v1"), "id"));
+
+        Assert.DoesNotContain("euid=0", throughData, StringComparison.Ordinal);
+        Assert.DoesNotContain("euid=0", throughMount, StringComparison.Ordinal);
+        Assert.Contains("Permission denied", throughData, StringComparison.Ordinal);
+        Assert.Contains("Permission denied", throughMount, StringComparison.Ordinal);
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(State("data", "v1"))); // the volume root keeps its mode
+        Assert.Equal((UnixFileMode)0b110_110_000, File.GetUnixFileMode(Socket) & (UnixFileMode)0b111_111_111);
+    }
+
+    /// <summary>Runs <paramref name="program"/> as nobody (a host user who is not root) and returns what it printed.</summary>
+    private static string RunAsNobody(string program)
+    {
+        // runuser, not setpriv: setpriv --reuid kept root's capabilities here, so every path was open to it.
+        var start = new ProcessStartInfo("runuser") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-u", "nobody", "--", program })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return output;
+    }
+
     private async Task CreateAndStopAsync(params string[] names)
     {
         using var sut = CsvolProcess.Start(_environment);
