@@ -70,18 +70,12 @@ internal sealed partial class VolumeService
     {
         var volumeName = VolumeName.Validate(name);
         var options = _options.Normalize(rawOptions);
-        await _loaded.Task.ConfigureAwait(false);
-        await _calls.RunAsync(
-            $"Create\0{volumeName}\0{OptionNormalizer.Describe(options.Stored)}",
-            $"Create of volume \"{volumeName}\"",
-            () => CreateLockedAsync(volumeName, options, cancellationToken)).ConfigureAwait(false);
+        await ChangeAsync("Create", volumeName, OptionNormalizer.Describe(options.Stored),
+            () => CreateLockedAsync(volumeName, options, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<bool> CreateLockedAsync(string name, NormalizedOptions options, CancellationToken cancellationToken)
     {
-        await RestoredAsync(name).ConfigureAwait(false);
-        using var held = await _locks.AcquireAsync(name, cancellationToken).ConfigureAwait(false);
-
         var existing = _volumes.TryGetValue(name, out var local) ? local : Discovered(name);
         if (existing is not null)
         {
@@ -138,21 +132,32 @@ internal sealed partial class VolumeService
         return true;
     }
 
+    /// <summary>
+    /// One change to one volume: after the records are loaded and this volume's restore is over, under its lock and
+    /// under the call deadline; a repeat with the same <paramref name="operation"/>, volume and <paramref name="sameCall"/>
+    /// joins the one in flight.
+    /// </summary>
+    private async Task<T> ChangeAsync<T>(
+        string operation, string name, string sameCall, Func<Task<T>> locked, CancellationToken cancellationToken)
+    {
+        await _loaded.Task.ConfigureAwait(false);
+        return await _calls.RunAsync($"{operation}\0{name}\0{sameCall}", $"{operation} of volume \"{name}\"", async () =>
+        {
+            await RestoredAsync(name).ConfigureAwait(false);
+            using var held = await _locks.AcquireAsync(name, cancellationToken).ConfigureAwait(false);
+            return await locked().ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
     public async Task RemoveAsync(string? name, CancellationToken cancellationToken)
     {
         var volumeName = VolumeName.Validate(name);
-        await _loaded.Task.ConfigureAwait(false);
-        await _calls.RunAsync(
-            $"Remove\0{volumeName}",
-            $"Remove of volume \"{volumeName}\"",
-            () => RemoveLockedAsync(volumeName, cancellationToken)).ConfigureAwait(false);
+        await ChangeAsync("Remove", volumeName, "", () => RemoveLockedAsync(volumeName, cancellationToken), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private async Task<bool> RemoveLockedAsync(string name, CancellationToken cancellationToken)
     {
-        await RestoredAsync(name).ConfigureAwait(false);
-        using var held = await _locks.AcquireAsync(name, cancellationToken).ConfigureAwait(false);
-
         var record = _volumes.TryGetValue(name, out var local) ? local : Discovered(name);
         if (record is null)
         {
@@ -197,18 +202,12 @@ internal sealed partial class VolumeService
     {
         var volumeName = VolumeName.Validate(name);
         var mountId = RequireId(id, "Mount");
-        await _loaded.Task.ConfigureAwait(false);
-        return await _calls.RunAsync(
-            $"Mount\0{volumeName}\0{mountId}",
-            $"Mount of volume \"{volumeName}\"",
-            () => MountLockedAsync(volumeName, mountId, cancellationToken)).ConfigureAwait(false);
+        return await ChangeAsync("Mount", volumeName, mountId, () => MountLockedAsync(volumeName, mountId, cancellationToken), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private async Task<string> MountLockedAsync(string name, string mountId, CancellationToken cancellationToken)
     {
-        await RestoredAsync(name).ConfigureAwait(false);
-        using var held = await _locks.AcquireAsync(name, cancellationToken).ConfigureAwait(false);
-
         var record = _volumes.TryGetValue(name, out var local) ? local : Discovered(name) ?? throw NotFound(name);
         var mountpoint = MountpointOf(name);
         var mountedBefore = IsMountedAt(mountpoint);
@@ -248,18 +247,12 @@ internal sealed partial class VolumeService
     {
         var volumeName = VolumeName.Validate(name);
         var mountId = RequireId(id, "Unmount");
-        await _loaded.Task.ConfigureAwait(false);
-        await _calls.RunAsync(
-            $"Unmount\0{volumeName}\0{mountId}",
-            $"Unmount of volume \"{volumeName}\"",
-            () => UnmountLockedAsync(volumeName, mountId, cancellationToken)).ConfigureAwait(false);
+        await ChangeAsync("Unmount", volumeName, mountId, () => UnmountLockedAsync(volumeName, mountId, cancellationToken), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private async Task<bool> UnmountLockedAsync(string name, string mountId, CancellationToken cancellationToken)
     {
-        await RestoredAsync(name).ConfigureAwait(false);
-        using var held = await _locks.AcquireAsync(name, cancellationToken).ConfigureAwait(false);
-
         if (!_volumes.TryGetValue(name, out var record) || !record.MountIds.Contains(mountId))
         {
             // An ID we do not hold is already released: Docker may repeat an Unmount after a restart.

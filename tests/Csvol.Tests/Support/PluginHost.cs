@@ -8,10 +8,12 @@ namespace Csvol.Tests.Support;
 /// <summary>The real plugin (Kestrel, VolumeService, LocalBackend, mount(2)) on a private socket and directories.</summary>
 internal sealed class PluginHost : IAsyncDisposable
 {
+    private readonly Action<IServiceCollection>? _configure;
     private WebApplication? _app;
 
-    private PluginHost(TempDir dir, bool ownsDir)
+    private PluginHost(TempDir dir, bool ownsDir, IReadOnlyDictionary<string, string?>? variables, Action<IServiceCollection>? configure)
     {
+        _configure = configure;
         Dir = dir;
         OwnsDir = ownsDir;
         Variables = new Dictionary<string, string?>
@@ -21,6 +23,10 @@ internal sealed class PluginHost : IAsyncDisposable
             [CsvolSettings.MountRootVariable] = dir.Sub("mnt"),
             [CsvolSettings.LogLevelVariable] = "warning",
         };
+        foreach (var (name, value) in variables ?? new Dictionary<string, string?>())
+        {
+            Variables[name] = value;
+        }
     }
 
     public TempDir Dir { get; }
@@ -37,17 +43,21 @@ internal sealed class PluginHost : IAsyncDisposable
 
     public IServiceProvider Services => _app!.Services;
 
-    public static async Task<PluginHost> StartAsync(TempDir? reuse = null)
+    /// <param name="reuse">A directory to start in (a restart on the same state), else a new one the host owns.</param>
+    /// <param name="variables">CSVOL_* variables beyond the private paths, e.g. another backend.</param>
+    /// <param name="configure">Registrations after csvol's own (a test backend).</param>
+    public static async Task<PluginHost> StartAsync(
+        TempDir? reuse = null, IReadOnlyDictionary<string, string?>? variables = null, Action<IServiceCollection>? configure = null)
     {
         Root.Require();
-        var host = new PluginHost(reuse ?? new TempDir(), ownsDir: reuse is null);
+        var host = new PluginHost(reuse ?? new TempDir(), ownsDir: reuse is null, variables, configure);
         await host.StartAppAsync();
         return host;
     }
 
-    private async Task StartAppAsync()
+    public async Task StartAppAsync()
     {
-        _app = CsvolApp.Create(settings => settings.AddInMemoryCollection(Variables));
+        _app = CsvolApp.Create(settings => settings.AddInMemoryCollection(Variables), _configure);
         Settings = _app.Services.GetRequiredService<CsvolSettings>();
         await _app.StartAsync();
         Client = new PluginClient(Settings.Socket);
@@ -66,7 +76,7 @@ internal sealed class PluginHost : IAsyncDisposable
 
     public string DataPathOf(string name) => Path.Combine(Settings.StateDir, "data", name);
 
-    private async Task StopAppAsync()
+    public async Task StopAppAsync()
     {
         Client?.Dispose();
         if (_app is not null)

@@ -90,7 +90,7 @@ public sealed class DataSafetyProcessTests : IDisposable
         var mount = await client.CallAsync("/VolumeDriver.Mount", new { Name = "fresh", ID = "c1" });
         var stillThere = TempDir.MountCount(Mountpoint("leftover"));
         Release(holder);
-        var released = await EventuallyAsync(() => TempDir.MountCount(Mountpoint("leftover")) == 0);
+        var released = await Eventually.TrueAsync(() => TempDir.MountCount(Mountpoint("leftover")) == 0);
 
         create.AssertOk();
         mount.AssertOk();
@@ -306,20 +306,4 @@ public sealed class DataSafetyProcessTests : IDisposable
 
     private static string[] Names(PluginResponse list) =>
         [.. list.AssertOk().Json.GetProperty("Volumes").EnumerateArray().Select(v => v.GetProperty("Name").GetString()!).Order()];
-
-    private static async Task<bool> EventuallyAsync(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(15))
-        {
-            if (condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return false;
-    }
 }

@@ -17,11 +17,11 @@ public sealed class RemoteBackendContractTests : IDisposable
     [Fact]
     public async Task Create_OnHostA_ListedOnHostB_DataSharedThroughMounts()
     {
-        await using var a = await RemoteHost.StartAsync(_remote.Path);
-        await using var b = await RemoteHost.StartAsync(_remote.Path);
+        await using var a = await RemoteHost.StartAsync(_remote.Path, new RemoteFaults());
+        await using var b = await RemoteHost.StartAsync(_remote.Path, new RemoteFaults());
 
         (await a.Client.CallAsync("/VolumeDriver.Create", new { Name = "shared", Opts = new { tier = "fast" } })).AssertOk();
-        var seenOnB = await EventuallyAsync(async () => Names(await b.Client.PostAsync("/VolumeDriver.List")).Contains("shared"));
+        var seenOnB = await Eventually.TrueAsync(async () => Names(await b.Client.PostAsync("/VolumeDriver.List")).Contains("shared"));
         var onB = (await b.Client.CallAsync("/VolumeDriver.Get", new { Name = "shared" })).AssertOk().Json.GetProperty("Volume");
         var mountA = (await a.Client.CallAsync("/VolumeDriver.Mount", new { Name = "shared", ID = "ca" })).AssertOk().Json.GetProperty("Mountpoint").GetString()!;
         var mountB = (await b.Client.CallAsync("/VolumeDriver.Mount", new { Name = "shared", ID = "cb" })).AssertOk().Json.GetProperty("Mountpoint").GetString()!;
@@ -32,16 +32,16 @@ public sealed class RemoteBackendContractTests : IDisposable
         Assert.StartsWith("rv-", onB.GetProperty("Status").GetProperty("id").GetString(), StringComparison.Ordinal);
         Assert.Equal("written on A", await File.ReadAllTextAsync(Path.Combine(mountB, "from-a")));
         Assert.Equal(b.MountpointOf("shared"), mountB);
-        Assert.True(File.Exists(Path.Combine(b.StateDir, "volumes", "shared.json")), "B keeps a record once it mounts the volume");
+        Assert.True(File.Exists(Path.Combine(b.StateDir(), "volumes", "shared.json")), "B keeps a record once it mounts the volume");
     }
 
     [Fact]
     public async Task Create_SameNameOnBothHostsWithOtherOptions_ErrNamesBothSets()
     {
-        await using var a = await RemoteHost.StartAsync(_remote.Path);
-        await using var b = await RemoteHost.StartAsync(_remote.Path);
+        await using var a = await RemoteHost.StartAsync(_remote.Path, new RemoteFaults());
+        await using var b = await RemoteHost.StartAsync(_remote.Path, new RemoteFaults());
         (await a.Client.CallAsync("/VolumeDriver.Create", new { Name = "dup", Opts = new { tier = "fast" } })).AssertOk();
-        await EventuallyAsync(async () => Names(await b.Client.PostAsync("/VolumeDriver.List")).Contains("dup"));
+        await Eventually.TrueAsync(async () => Names(await b.Client.PostAsync("/VolumeDriver.List")).Contains("dup"));
 
         var same = await b.Client.CallAsync("/VolumeDriver.Create", new { Name = "dup", Opts = new { tier = "fast" } });
         var other = await b.Client.CallAsync("/VolumeDriver.Create", new { Name = "dup", Opts = new { tier = "slow" } });
@@ -54,16 +54,16 @@ public sealed class RemoteBackendContractTests : IDisposable
     [Fact]
     public async Task Remove_OnHostB_VolumeGoneFromHostA()
     {
-        await using var a = await RemoteHost.StartAsync(_remote.Path);
-        await using var b = await RemoteHost.StartAsync(_remote.Path);
+        await using var a = await RemoteHost.StartAsync(_remote.Path, new RemoteFaults());
+        await using var b = await RemoteHost.StartAsync(_remote.Path, new RemoteFaults());
         (await a.Client.CallAsync("/VolumeDriver.Create", new { Name = "leaving" })).AssertOk();
-        await EventuallyAsync(async () => Names(await b.Client.PostAsync("/VolumeDriver.List")).Contains("leaving"));
+        await Eventually.TrueAsync(async () => Names(await b.Client.PostAsync("/VolumeDriver.List")).Contains("leaving"));
 
         (await b.Client.CallAsync("/VolumeDriver.Remove", new { Name = "leaving" })).AssertOk();
-        var goneOnA = await EventuallyAsync(async () => !Names(await a.Client.PostAsync("/VolumeDriver.List")).Contains("leaving"));
+        var goneOnA = await Eventually.TrueAsync(async () => !Names(await a.Client.PostAsync("/VolumeDriver.List")).Contains("leaving"));
 
         Assert.True(goneOnA, "host A still lists a volume removed on host B");
-        Assert.False(File.Exists(Path.Combine(a.StateDir, "volumes", "leaving.json")));
+        Assert.False(File.Exists(Path.Combine(a.StateDir(), "volumes", "leaving.json")));
         Assert.DoesNotContain("leaving", Names(await b.Client.PostAsync("/VolumeDriver.List")));
     }
 
@@ -111,10 +111,10 @@ public sealed class RemoteBackendContractTests : IDisposable
         faults.Fail("Discover", 1000);
 
         await host.StartAppAsync();
-        await host.Volumes.Restored.WaitAsync(TimeSpan.FromSeconds(30));
+        await host.Volumes().Restored.WaitAsync(TimeSpan.FromSeconds(30));
 
         (await host.Client.CallAsync("/VolumeDriver.Get", new { Name = "kept" })).AssertOk();
-        Assert.True(File.Exists(Path.Combine(host.StateDir, "volumes", "kept.json")));
+        Assert.True(File.Exists(Path.Combine(host.StateDir(), "volumes", "kept.json")));
         Assert.True(Directory.Exists(Path.Combine(_remote.Path, "kept")));
     }
 
@@ -164,7 +164,7 @@ public sealed class RemoteBackendContractTests : IDisposable
         var free = await host.Client.CallAsync("/VolumeDriver.Mount", new { Name = "free", ID = "c2" });
         faults.Release("Mount:stuck");
         var repeat = await host.Client.CallAsync("/VolumeDriver.Unmount", new { Name = "stuck", ID = "c1" });
-        await host.Volumes.Restored.WaitAsync(TimeSpan.FromSeconds(30));
+        await host.Volumes().Restored.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Contains("Unmount of volume \"stuck\" did not finish within 2 s", waiting.Err, StringComparison.Ordinal);
         free.AssertOk();
@@ -177,20 +177,4 @@ public sealed class RemoteBackendContractTests : IDisposable
 
     private static string[] Names(PluginResponse list) =>
         [.. list.AssertOk().Json.GetProperty("Volumes").EnumerateArray().Select(v => v.GetProperty("Name").GetString()!).Order()];
-
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(15))
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return false;
-    }
 }
