@@ -10,7 +10,7 @@
 #   MODE=steady  4k random read, then 4k random write, SECONDS_PER_JOB each, on a file laid out once at the start
 #   MODE=bench   what bench/datapath.sh does per volume: a new file written sequentially, seq read, 4k random
 #                read, 4k random write (SECONDS_PER_JOB each), unlink
-# and prints per target the median IOPS, and the per-round ratios against local (median, spread, and in how many
+# and prints per target the median IOPS (and MiB/s of the sequential jobs in bench mode), and the per-round ratios against local (median, spread, and in how many
 # rounds each was below local), plus the ratio by position in the round (first / middle / last).
 # Usage: bench/tmpfs-ab.sh [ROUNDS]   (DOCKER_HOST at the private dockerd with csvol/local enabled; MODE=, SIZE=)
 set -euo pipefail
@@ -72,7 +72,8 @@ for ((r = 0; r < rounds; r++)); do
   for ((k = 0; k < n; k++)); do
     t=${order[k]}
     jq -r --arg t "$t" --arg pos "$k" --arg r "$r" --arg psi "$psi" '[.jobs[] | {key: .jobname, value: .}] | from_entries |
-      [$r, $t, $pos, (.["randread-\($t)"].read.iops | round), (.["randwrite-\($t)"].write.iops | round), $psi] | @tsv' \
+      [$r, $t, $pos, (.["randread-\($t)"].read.iops | round), (.["randwrite-\($t)"].write.iops | round), $psi,
+       ((.["seqread-\($t)"].read.bw // 0) / 1024 | round), ((.["seqwrite-\($t)"].write.bw // 0) / 1024 | round)] | @tsv' \
       "$work/out.json" >>"$work/rows"
   done
   say "round $((r + 1))/$rounds ($mode, order ${order[*]}, cpu psi avg10 $psi): $(awk -v r="$r" '$1 == r { printf "%s rr %s rw %s; ", $2, $4, $5 }' "$work/rows")"
@@ -82,9 +83,12 @@ python3 - "$work/rows" "$n" <<'EOF'
 import sys, statistics as st
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
 n = int(sys.argv[2])
-by = {(int(r), t): (int(p), float(rr), float(rw)) for r, t, p, rr, rw, _ in rows}
+by = {(int(r), t): (int(p), float(rr), float(rw), float(sr), float(sw)) for r, t, p, rr, rw, _, sr, sw in rows}
 rounds = sorted({int(r[0]) for r in rows})
-for i, metric in ((1, "rand read 4k IOPS"), (2, "rand write 4k IOPS")):
+metrics = [(1, "rand read 4k IOPS"), (2, "rand write 4k IOPS")]
+if all(v[3] > 0 for v in by.values()):
+    metrics += [(3, "seq read 1M MiB/s"), (4, "seq write 1M MiB/s")]
+for i, metric in metrics:
     print(f"{metric}: median over {len(rounds)} rounds")
     for t in ("csvol", "local", "ctl"):
         vals = [by[(r, t)][i] for r in rounds]
@@ -98,5 +102,5 @@ for i, metric in ((1, "rand read 4k IOPS"), (2, "rand write 4k IOPS")):
         f"pos {p}: median {st.median(by[(r, t)][i] for r in rounds for t in ('csvol', 'local', 'ctl') if by[(r, t)][0] == p):.0f}"
         for p in range(n)))
 EOF
-echo "raw (round target position randread randwrite psi):"
+echo "raw (round target position randread randwrite psi seqread seqwrite):"
 cat "$work/rows"
