@@ -135,6 +135,16 @@ round_ratios() {
   paste <(cut -f "$2" "$work/$1-csvol") <(cut -f "$2" "$work/$1-local") |
     awk '$2 > 0 { r = $1 / $2; if (n++ == 0 || r < lo) lo = r; if (n == 1 || r > hi) hi = r } END { printf "%.2f-%.2f", lo, hi }'
 }
+# order_ratios PAIR N: the geometric mean of the per-round csvol/local ratios of column N, over all rounds and over
+# the rounds in which csvol's sequence ran first (odd) and second (even). Which volume runs first in the container
+# moves the figures (seq read on two built-in tmpfs volumes: the second 1.1-1.3x the first, see bench/findings.md);
+# the order alternates, so over an even number of rounds the geometric mean cancels such a factor exactly, and
+# the two halves show its size.
+order_ratios() {
+  paste <(cut -f "$2" "$work/$1-csvol") <(cut -f "$2" "$work/$1-local") |
+    awk '$1 > 0 && $2 > 0 { l = log($1 / $2); a += l; n++; if (NR % 2) { o += l; no++ } else { e += l; ne++ } }
+      END { if (n) printf "geometric mean %.3f (csvol first %.3f, csvol second %.3f)", exp(a / n), no ? exp(o / no) : 0, ne ? exp(e / ne) : 0 }'
+}
 fio_version="$(docker run --rm --network none "$FIO_IMAGE" fio --version)"
 how_common="$fio_version in one container per round with both volumes mounted, the job sequence on one volume then on the other (order alternating per round); psync, buffered, invalidate=1; $ROUNDS rounds, median"
 metrics=("seq read|MiB/s|1|bs=1M" "seq write|MiB/s|2|bs=1M" "rand read 4k|IOPS|3|bs=4k" "rand write 4k|IOPS|4|bs=4k")
@@ -156,7 +166,7 @@ for pair in dir tmpfs; do
     fi
     bench_row "$out" "$SECTION" "$name, $pair volume" "$unit" \
       "$(column "$work/$pair-csvol" "$col")" "$(column "$work/$pair-local" "$col")" \
-      "$yard" ">=0.98" "$how_common; $detail; per-round ratios $(round_ratios "$pair" "$col")"
+      "$yard" ">=0.98" "$how_common; $detail; per-round ratios $(round_ratios "$pair" "$col"), $(order_ratios "$pair" "$col")"
   done
 done
 

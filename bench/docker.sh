@@ -79,6 +79,31 @@ bench_row "$out" "$SECTION" "docker run --rm -v (median)" ms \
 bench_row "$out" "$SECTION" "docker run --rm -v (p90)" ms \
   "$(printf '%s\n' "${csvol_ms[@]}" | percentile 90)" "$(printf '%s\n' "${local_ms[@]}" | percentile 90)" \
   "built-in local" "" "$how, p90 (nearest rank)"
+# The ratio of the two medians moves by several percent between identical runs on this shared machine (0.92x to
+# 1.16x in four runs of bench/findings.md) because it does not pair runs. Each ABBA pair ran within half a second,
+# so a per-pair comparison cancels the machine's drift: the median per-pair difference and ratio, with 90%
+# bootstrap intervals (1,000 resamples of the pairs) for it and for the ratio of medians.
+paired="$(paste <(printf '%s\n' "${csvol_ms[@]}") <(printf '%s\n' "${local_ms[@]}") | awk '
+  function med(a, n,   i, j, t) {
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  { c[NR] = $1; l[NR] = $2 }
+  END {
+    n = NR; srand(1)
+    for (i = 1; i <= n; i++) { d[i] = c[i] - l[i]; r[i] = c[i] / l[i] }
+    md = med(d, n); mr = med(r, n)
+    for (b = 1; b <= 1000; b++) {
+      for (i = 1; i <= n; i++) { k = int(rand() * n) + 1; rc[i] = c[k]; rl[i] = l[k]; rr[i] = c[k] / l[k] }
+      bm[b] = med(rc, n) / med(rl, n); bp[b] = med(rr, n)
+    }
+    med(bm, 1000); med(bp, 1000)
+    printf "%.2f %.3f %.3f %.3f %.3f %.3f\n", md, mr, bp[50], bp[950], bm[50], bm[950]
+  }')"
+read -r pair_diff pair_ratio pr_lo pr_hi rm_lo rm_hi <<<"$paired"
+say "paired: median difference $pair_diff ms, median per-pair ratio $pair_ratio (90% $pr_lo-$pr_hi); ratio of medians 90% interval $rm_lo-$rm_hi"
+bench_row "$out" "$SECTION" "docker run --rm -v, paired: median of per-pair csvol − built-in" ms "$pair_diff" "" "" "" \
+  "the $RUN_PAIRS ABBA pairs above (each csvol run and the built-in run next to it): median per-pair difference; median per-pair ratio ${pair_ratio}× (90% bootstrap interval $pr_lo-$pr_hi); for comparison the ratio of the two medians has a 90% bootstrap interval of $rm_lo-$rm_hi"
 docker volume rm "$csvol_vol" "$local_vol" >/dev/null
 
 # --- docker volume ls with 1,000 volumes -----------------------------------------------------------
