@@ -120,7 +120,9 @@ done
 cold_how="$((COLD_ROUNDS * COLD_RUNS)) launches in $COLD_ROUNDS alternating rounds, median; process start to first 200 from /Plugin.Activate"
 c_ready=$(printf '%s\n' "${csvol_ready[@]}" | median)
 s_ready=$( ((${#stub_ready[@]})) && printf '%s\n' "${stub_ready[@]}" | median || true)
-bench_row "$out" "$S2" "cold start to first Activate" ms "$c_ready" "$s_ready" "Go stub" "<=3" \
+# <=10x since issue 10 moved csvol onto ASP.NET Core's WebApplication: ~10 ms more per start, once, for a host any
+# ASP.NET Core developer reads at sight (a plugin's start is dominated by dockerd starting its container).
+bench_row "$out" "$S2" "cold start to first Activate" ms "$c_ready" "$s_ready" "Go stub" "<=10" \
   "$cold_tool, $cold_how"
 
 # Idle RSS: after the first Activate, nothing else asked (0.5 s later with plugbench cold -settle).
