@@ -154,7 +154,7 @@ internal sealed partial class LocalBackend : IVolumeBackend
     {
         var options = new LocalOptions(volume.Options);
         Directory.CreateDirectory(mountpoint);
-        _mounter.Unmount(mountpoint); // a mount no ID holds, left by a crash: start from a clean mount point
+        _mounter.Unmount(mountpoint); // never stack mounts: the core only asks when nothing is mounted, but this costs one syscall
 
         if (options.IsTmpfs)
         {
