@@ -21,7 +21,7 @@ internal sealed partial class Ec2Cloud
                 throw new Ec2Error("IncorrectState", $"{id} is not 'available'.");
             }
 
-            if (instance.State is InstanceState.Terminated or InstanceState.ShuttingDown)
+            if (instance.State is FakeInstanceState.Terminated or FakeInstanceState.ShuttingDown)
             {
                 throw new Ec2Error("IncorrectInstanceState", $"The instance '{instanceId}' is not in a valid state for this operation.");
             }

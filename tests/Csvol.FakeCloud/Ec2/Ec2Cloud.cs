@@ -58,7 +58,7 @@ internal sealed partial class Ec2Cloud(FakeEc2Options options, TimeProvider time
         var other => throw new Ec2Error("InvalidAction", $"The action {other} is not valid for this web service."),
     };
 
-    public void SetInstance(string id, string availabilityZone, InstanceState state)
+    public void SetInstance(string id, string availabilityZone, FakeInstanceState state)
     {
         lock (_gate)
         {
@@ -66,7 +66,7 @@ internal sealed partial class Ec2Cloud(FakeEc2Options options, TimeProvider time
         }
     }
 
-    public void SetInstanceState(string id, InstanceState state)
+    public void SetInstanceState(string id, FakeInstanceState state)
     {
         lock (_gate)
         {

@@ -58,10 +58,10 @@ public sealed class FakeEc2Server : IAsyncDisposable
     }
 
     /// <summary>Adds (or replaces) an instance volumes can attach to.</summary>
-    public void AddInstance(string instanceId, string availabilityZone, InstanceState state = InstanceState.Running) =>
+    public void AddInstance(string instanceId, string availabilityZone, FakeInstanceState state = FakeInstanceState.Running) =>
         _cloud.SetInstance(instanceId, availabilityZone, state);
 
-    public void SetInstanceState(string instanceId, InstanceState state) => _cloud.SetInstanceState(instanceId, state);
+    public void SetInstanceState(string instanceId, FakeInstanceState state) => _cloud.SetInstanceState(instanceId, state);
 
     /// <summary>The next <paramref name="count"/> calls of <paramref name="action"/> get RequestLimitExceeded (503).</summary>
     public void ThrottleNext(string action, int count) =>

@@ -53,7 +53,7 @@ internal sealed class FakeInstance
 
     public required string AvailabilityZone { get; init; }
 
-    public InstanceState State { get; set; }
+    public FakeInstanceState State { get; set; }
 }
 
 internal sealed class FakeSnapshot
