@@ -62,12 +62,17 @@ internal sealed partial class Ec2Cloud
                 size = volume.Size;
             }
 
-            // The device exists before the API says "attached", as on EC2, where it may even appear earlier.
-            var loop = _devices is null ? null : await _devices.AttachAsync(volume.Id, attachment.Device, size, cancellationToken);
+            // The device exists before the API says "attached", as on EC2. Not cancellable: a loop device
+            // made while disposing must still be recorded, or nothing would release it.
+            var loop = _devices is null ? null : await _devices.AttachAsync(volume.Id, attachment.Device, size, CancellationToken.None);
             lock (_gate)
             {
                 attachment.LoopDevice = loop;
-                attachment.State = "attached";
+                if (attachment.State == "attaching")
+                {
+                    // A detach asked for meanwhile stays "detaching" and completes later.
+                    attachment.State = "attached";
+                }
             }
         }
         finally

@@ -206,6 +206,24 @@ public sealed class FakeEc2ServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StickDetach_UntilReleased_StaysDetachingWithItsDevice()
+    {
+        var id = await AttachedVolumeAsync(Instance, "/dev/xvdba");
+        _sut.StickDetach();
+
+        _ = await _ec2.DetachVolumeAsync(new DetachVolumeRequest { VolumeId = id, InstanceId = Instance });
+        await Task.Delay(200);
+        var stuck = await _ec2.DescribeAsync(id);
+        var loops = await LoopsBackedBy(_dir.Path);
+        _sut.ReleaseDetach();
+
+        Assert.Equal(("in-use", "detaching"), (stuck.State.Value, stuck.Attachments.Single().State.Value));
+        _ = Assert.Single(loops);
+        _ = await _ec2.WaitForAsync(id, "available");
+        Assert.Empty(await LoopsBackedBy(_dir.Path));
+    }
+
+    [Fact]
     public async Task DescribeInstances_StateAndAttachedVolume_AsSet()
     {
         var id = await AttachedVolumeAsync(Instance, "/dev/xvdbc");
