@@ -16,7 +16,7 @@ public sealed class MotoServer : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var port = FreePort();
-        var start = new ProcessStartInfo("moto_server") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(Executable()) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[] { "-H", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(argument);
@@ -38,6 +38,18 @@ public sealed class MotoServer : IAsyncLifetime
         _process.BeginErrorReadLine();
         BaseUri = new Uri($"http://127.0.0.1:{port}/");
         Assert.True(await Eventually.TrueAsync(() => Listening(port)), $"moto_server did not listen on port {port} within {Eventually.DefaultBound}");
+    }
+
+    /// <summary>
+    /// moto_server from PATH, else from pyenv's shims: these machines install moto with pyenv's Python, whose shims a
+    /// shell that did not read ~/.bashrc may not have on its PATH.
+    /// </summary>
+    private static string Executable()
+    {
+        var home = Environment.GetEnvironmentVariable("HOME") ?? "/root";
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, "moto_server"));
+        return onPath.Append(Path.Combine(home, ".pyenv", "shims", "moto_server")).FirstOrDefault(File.Exists) ?? "moto_server";
     }
 
     public Task DisposeAsync()
