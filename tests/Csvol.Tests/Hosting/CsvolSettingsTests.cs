@@ -39,12 +39,29 @@ public sealed class CsvolSettingsTests
         Assert.Equal(Serilog.Events.LogEventLevel.Warning, sut.SerilogLevel);
     }
 
+    [Fact]
+    public void ForVolumes_SecondsSettings_BecomeTheServiceTimings()
+    {
+        var sut = Bind(("CSVOL_CALL_DEADLINE", "100"), ("CSVOL_DISCOVERY_INTERVAL", "7"), ("CSVOL_REPAIR_INTERVAL", "3"));
+
+        var volumes = sut.ForVolumes("/real/mnt");
+
+        Assert.Equal(
+            ("/real/mnt", TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(3)),
+            (volumes.MountRoot, volumes.CallDeadline, volumes.DiscoveryInterval, volumes.RepairInterval));
+        Assert.Equal(TimeSpan.FromSeconds(25), Bind().ForVolumes("/m").CallDeadline);
+    }
+
     [Theory]
     [InlineData("CSVOL_STATE_DIR", "relative/dir", "CSVOL_STATE_DIR=\"relative/dir\" must be an absolute path other than /")]
     [InlineData("CSVOL_MOUNT_ROOT", "/", "CSVOL_MOUNT_ROOT=\"/\" must be an absolute path other than /")]
     [InlineData("CSVOL_SOCKET", "csvol.sock", "CSVOL_SOCKET=\"csvol.sock\" must be an absolute path other than /")]
     [InlineData("CSVOL_LOG_LEVEL", "loud", "CSVOL_LOG_LEVEL=\"loud\" is not a log level; valid: verbose, debug, information, warning, error, fatal")]
     [InlineData("CSVOL_BACKEND", "", "CSVOL_BACKEND must name a storage backend")]
+    [InlineData("CSVOL_CALL_DEADLINE", "0", "CSVOL_CALL_DEADLINE=\"0\" must be a whole number of seconds from 1 to 600")]
+    [InlineData("CSVOL_CALL_DEADLINE", "25s", "CSVOL_CALL_DEADLINE=\"25s\" must be a whole number of seconds from 1 to 600")]
+    [InlineData("CSVOL_DISCOVERY_INTERVAL", "86401", "CSVOL_DISCOVERY_INTERVAL=\"86401\" must be a whole number of seconds from 1 to 86400")]
+    [InlineData("CSVOL_REPAIR_INTERVAL", "-5", "CSVOL_REPAIR_INTERVAL=\"-5\" must be a whole number of seconds from 1 to 86400")]
     public void Bind_BadSetting_MessageNamesTheVariable(string variable, string value, string expected)
     {
         var ex = Assert.Throws<OptionsValidationException>(() => Bind((variable, value)));
