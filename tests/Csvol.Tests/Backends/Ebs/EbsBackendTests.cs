@@ -3,6 +3,8 @@ using Amazon.EC2.Model;
 using Csvol.FakeCloud.Ec2;
 using Csvol.Tests.FakeCloud;
 using Csvol.Tests.Support;
+using Csvol.Volumes;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Csvol.Tests.Backends.Ebs;
@@ -131,6 +133,32 @@ public sealed class EbsBackendTests(ITestOutputHelper output) : IAsyncLifetime
         removed.AssertOk();
         Assert.Empty(left);
         Assert.True(goneOnA, "host A still lists a volume removed on host B");
+    }
+
+    [Fact]
+    public async Task Restart_VolumeDeletedOutsideCsvol_RecordDropped_Ec2FailingKeepsRecords()
+    {
+        var a = _rig.A;
+        (await a.Client.CallAsync("/VolumeDriver.Create", new { Name = "gone", Opts = new { size = "1" } })).AssertOk();
+        (await a.Client.CallAsync("/VolumeDriver.Create", new { Name = "kept", Opts = new { size = "1" } })).AssertOk();
+        var goneId = (await a.Client.CallAsync("/VolumeDriver.Get", new { Name = "gone" })).AssertOk()
+            .Json.GetProperty("Volume").GetProperty("Status").GetProperty("volumeId").GetString()!;
+        using var ec2 = Ec2Clients.For(_rig.Ec2.BaseUri);
+
+        await a.StopAppAsync();
+        _rig.Ec2.FailNext("DescribeVolumes", 1000);
+        await a.StartAppAsync();
+        await a.Services.GetRequiredService<VolumeService>().Restored.WaitAsync(TimeSpan.FromSeconds(60));
+        var keptWhileFailing = File.Exists(Path.Combine(a.Settings.StateDir, "volumes", "gone.json"));
+        await a.StopAppAsync();
+        _rig.Ec2.ClearFaults();
+        _ = await ec2.DeleteVolumeAsync(new DeleteVolumeRequest { VolumeId = goneId });
+        await a.StartAppAsync();
+        await a.Services.GetRequiredService<VolumeService>().Restored.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(keptWhileFailing, "a record was dropped while EC2 could not answer");
+        Assert.False(File.Exists(Path.Combine(a.Settings.StateDir, "volumes", "gone.json")));
+        Assert.True(File.Exists(Path.Combine(a.Settings.StateDir, "volumes", "kept.json")));
     }
 
     [Fact]
