@@ -1,4 +1,5 @@
 using Csvol.Backends;
+using Csvol.Backends.Ebs;
 using Csvol.Backends.Local;
 using Csvol.Mounting;
 using Csvol.Protocol;
@@ -90,6 +91,7 @@ internal static class CsvolServices
 
         // The backends csvol has, one registration each from its own folder; backends.list names the same set.
         services.AddLocalBackend(sp => sp.GetRequiredService<CsvolDirectories>().StateDir);
+        services.AddEbsBackend();
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(sp.GetRequiredService<CsvolSettings>().Backend).Create(sp));
 

@@ -73,7 +73,14 @@ internal sealed class BlockDevices(string dataDirectory, string deviceRoot)
     public Task RefreshSizeAsync(string loop, CancellationToken cancellationToken) =>
         RunAsync(cancellationToken, "losetup", "--set-capacity", loop);
 
-    public void DeleteFile(string volumeId) => File.Delete(DataFile(volumeId));
+    /// <summary>Deletes the data file, if the volume was ever attached (before the first attach the directory may not exist).</summary>
+    public void DeleteFile(string volumeId)
+    {
+        if (Directory.Exists(dataDirectory))
+        {
+            File.Delete(DataFile(volumeId));
+        }
+    }
 
     public void DeleteAllFiles()
     {

@@ -1,0 +1,233 @@
+using Amazon.EC2;
+using Amazon.EC2.Model;
+using Csvol.Linux;
+using Csvol.Volumes;
+
+namespace Csvol.Backends.Ebs;
+
+/// <summary>Mount and Unmount: attach here (taking the volume over only from a stopped instance), prove the device, format once, mount.</summary>
+internal sealed partial class EbsBackend
+{
+    private static readonly TimeSpan AttachBound = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan DetachBound = TimeSpan.FromSeconds(90);
+    private const int AttachAttempts = 8;
+
+    /// <summary>Device names csvol attaches at: /dev/xvdba … /dev/xvdcz, clear of the names an AMI's own disks use.</summary>
+    private static readonly string[] DeviceNames =
+        [.. "bc".SelectMany(second => Enumerable.Range('a', 26).Select(last => "/dev/xvd" + second + (char)last))];
+
+    /// <summary>Names an attach here failed with "in use": tried only after every other name.</summary>
+    private readonly ConcurrentDictionaryOfNames _failedNames = new();
+
+    public async Task MountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken)
+    {
+        var id = VolumeIdOf(volume)
+            ?? throw new VolumeException($"volume \"{volume.Name}\" has no EBS volume id in its record; remove it and create it again");
+        var self = await _metadata.GetAsync(cancellationToken);
+        var attached = await AttachHereAsync(volume.Name, id, self, cancellationToken);
+        var device = await _devices.FindAsync(id, attached.Attachments?.FirstOrDefault(a => a.InstanceId == self.InstanceId)?.Device, cancellationToken);
+        _attachedDevices[volume.Name] = device;
+
+        Directory.CreateDirectory(mountpoint);
+        _mounter.Unmount(mountpoint); // never stack mounts
+        var fsType = await EbsDevices.ProbeAsync(device, cancellationToken);
+        var formatted = TagOf(attached, EbsTags.Formatted);
+        if (fsType is not null)
+        {
+            if (formatted is null)
+            {
+                await TagFormattedAsync(id, fsType, cancellationToken); // formatted by a Mount that stopped before tagging
+            }
+
+            _mounter.Mount(device, mountpoint, fsType, MountFlags.None, null);
+            return;
+        }
+
+        if (formatted is not null)
+        {
+            throw new VolumeException(
+                $"refusing to format: the volume was formatted before ({EbsTags.Formatted}={formatted} on {id}) and blkid sees no file system on {device}; " +
+                "its data may be damaged or the device not yet readable. Check it by hand (e.g. from a snapshot); csvol never formats it again");
+        }
+
+        fsType = volume.Options[EbsOptions.FsType];
+        LogFormatting(volume.Name, id, device, fsType);
+        await EbsDevices.FormatAsync(device, fsType, cancellationToken);
+        _mounter.Mount(device, mountpoint, fsType, MountFlags.None, null);
+        try
+        {
+            ApplyRoot(volume.Options, mountpoint);
+            await TagFormattedAsync(id, fsType, cancellationToken);
+        }
+        catch
+        {
+            _mounter.Unmount(mountpoint);
+            throw;
+        }
+    }
+
+    public async Task UnmountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken)
+    {
+        _mounter.Unmount(mountpoint);
+        _ = _attachedDevices.TryRemove(volume.Name, out _);
+        if (VolumeIdOf(volume) is not { } id)
+        {
+            return;
+        }
+
+        var self = await _metadata.GetAsync(cancellationToken);
+        if (await DescribeAsync(id, cancellationToken) is { } found && (found.Attachments ?? []).Any(a => a.InstanceId == self.InstanceId))
+        {
+            await DetachAsync(id, self.InstanceId, force: false, cancellationToken);
+        }
+    }
+
+    /// <summary>The volume once it is attached to this instance: already, after a wait, or after attaching it.</summary>
+    private async Task<Volume> AttachHereAsync(string name, string id, InstanceIdentity self, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < AttachAttempts; attempt++)
+        {
+            var found = await DescribeAsync(id, cancellationToken)
+                ?? throw new VolumeException($"EBS volume {id} of volume \"{name}\" no longer exists; was it deleted outside csvol?");
+            var attachment = found.Attachments?.FirstOrDefault();
+            if (attachment is not null && attachment.InstanceId == self.InstanceId)
+            {
+                if (attachment.State == AttachmentStatus.Detaching)
+                {
+                    _ = await WaitForStateAsync(id, "detached", v => !(v.Attachments ?? []).Any(), DetachBound, cancellationToken);
+                    continue;
+                }
+
+                return await WaitAttachedAsync(id, self.InstanceId, cancellationToken);
+            }
+
+            if (attachment is not null)
+            {
+                var holderState = await InstanceStateAsync(attachment.InstanceId, cancellationToken);
+                if (holderState is not ("stopped" or "terminated"))
+                {
+                    throw new VolumeException(
+                        $"volume \"{name}\" ({id}) is attached to instance {attachment.InstanceId}, which is {holderState}; " +
+                        "stop the container using it there (or stop that instance), then try again");
+                }
+
+                LogTakeover(name, id, attachment.InstanceId, holderState);
+                await DetachAsync(id, attachment.InstanceId, force: true, cancellationToken);
+                continue;
+            }
+
+            if (found.State == VolumeState.Creating)
+            {
+                _ = await WaitForStateAsync(id, "available", v => v.State != VolumeState.Creating, CreateBound, cancellationToken);
+                continue;
+            }
+
+            if (found.AvailabilityZone != self.AvailabilityZone)
+            {
+                throw new VolumeException(
+                    $"volume \"{name}\" ({id}) is in availability zone {found.AvailabilityZone} and this instance ({self.InstanceId}) in {self.AvailabilityZone}; " +
+                    "an EBS volume can only be attached in its own zone");
+            }
+
+            var device = await FreeDeviceNameAsync(self.InstanceId, cancellationToken);
+            try
+            {
+                _ = await Ec2Async("AttachVolume",
+                    (ec2, t) => ec2.AttachVolumeAsync(new AttachVolumeRequest { VolumeId = id, InstanceId = self.InstanceId, Device = device }, t),
+                    cancellationToken, "VolumeInUse", "IncorrectState", "InvalidParameterValue");
+                LogAttaching(name, id, device);
+                return await WaitAttachedAsync(id, self.InstanceId, cancellationToken);
+            }
+            catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidParameterValue" && ex.Message.Contains("in use", StringComparison.OrdinalIgnoreCase))
+            {
+                _failedNames.Add(device);
+            }
+            catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidParameterValue")
+            {
+                throw new VolumeException($"EC2 refused AttachVolume of {id} at {device}: {ex.Message}", ex);
+            }
+            catch (AmazonEC2Exception ex) when (ex.ErrorCode is "VolumeInUse" or "IncorrectState")
+            {
+                // Someone attached it meanwhile, or it is between states: look again.
+                LogAttachRaced(name, id, ex.ErrorCode);
+            }
+        }
+
+        throw new VolumeException($"could not attach volume \"{name}\" ({id}) to {self.InstanceId} after {AttachAttempts} attempts; repeat the call");
+    }
+
+    private Task<Volume> WaitAttachedAsync(string id, string instanceId, CancellationToken cancellationToken) =>
+        WaitForStateAsync(id, "attached here", v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached),
+            AttachBound, cancellationToken);
+
+    private async Task DetachAsync(string id, string instanceId, bool force, CancellationToken cancellationToken)
+    {
+        try
+        {
+            _ = await Ec2Async("DetachVolume",
+                (ec2, t) => ec2.DetachVolumeAsync(new DetachVolumeRequest { VolumeId = id, InstanceId = instanceId, Force = force }, t),
+                cancellationToken, "IncorrectState", "InvalidAttachment.NotFound");
+        }
+        catch (AmazonEC2Exception ex) when (ex.ErrorCode is "IncorrectState" or "InvalidAttachment.NotFound")
+        {
+            // Already detached (or detaching): the wait below tells.
+        }
+
+        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), DetachBound, cancellationToken);
+    }
+
+    private async Task<string> InstanceStateAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var answer = await Ec2Async("DescribeInstances",
+                (ec2, t) => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = [instanceId] }, t), cancellationToken, "InvalidInstanceID.NotFound");
+            return (answer.Reservations ?? []).SelectMany(r => r.Instances ?? []).FirstOrDefault()?.State?.Name?.Value ?? "terminated";
+        }
+        catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidInstanceID.NotFound")
+        {
+            return "terminated";
+        }
+    }
+
+    private async Task<string> FreeDeviceNameAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var answer = await Ec2Async("DescribeInstances",
+            (ec2, t) => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = [instanceId] }, t), cancellationToken);
+        var used = (answer.Reservations ?? []).SelectMany(r => r.Instances ?? []).SelectMany(i => i.BlockDeviceMappings ?? [])
+            .Select(m => m.DeviceName).ToHashSet(StringComparer.Ordinal);
+        var free = DeviceNames.Where(n => !used.Contains(n)).ToList();
+        return free.FirstOrDefault(n => !_failedNames.Contains(n)) ?? free.FirstOrDefault()
+            ?? throw new VolumeException($"instance {instanceId} has no free device name left in {DeviceNames[0]}-{DeviceNames[^1]}");
+    }
+
+    private Task TagFormattedAsync(string id, string fsType, CancellationToken cancellationToken) =>
+        Ec2Async("CreateTags",
+            (ec2, t) => ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [id], Tags = [new Tag(EbsTags.Formatted, fsType)] }, t), cancellationToken);
+
+    /// <summary>Owner and mode of a new file system's root, so a container that is not root can write to it.</summary>
+    private static void ApplyRoot(IReadOnlyDictionary<string, string> options, string root)
+    {
+        uint? Id(string key) => options.TryGetValue(key, out var v) ? uint.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
+        var (uid, gid) = (Id(EbsOptions.Uid), Id(EbsOptions.Gid));
+        if (uid is not null || gid is not null)
+        {
+            Libc.Lchown(root, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
+        }
+
+        if (options.TryGetValue(EbsOptions.Mode, out var mode))
+        {
+            File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32(mode, 8));
+        }
+    }
+
+    /// <summary>A small thread-safe set of device names.</summary>
+    private sealed class ConcurrentDictionaryOfNames
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _names = new(StringComparer.Ordinal);
+
+        public void Add(string name) => _names[name] = true;
+
+        public bool Contains(string name) => _names.ContainsKey(name);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Csvol.Backends.Ebs;
+
+/// <summary>The EBS backend's settings, read from the same variables as csvol's own; a bad one stops start-up naming it.</summary>
+internal sealed record EbsSettings
+{
+    public const string ClusterVariable = "CSVOL_CLUSTER";
+    public const string ExtraTagsVariable = "CSVOL_EXTRA_TAGS";
+    public const string ImdsUrlVariable = "CSVOL_EBS_IMDS_URL";
+    public const string EndpointVariable = "CSVOL_EBS_ENDPOINT_URL";
+    public const string DeviceRootVariable = "CSVOL_EBS_DEVICE_ROOT";
+    public const string SysfsRootVariable = "CSVOL_EBS_SYSFS_ROOT";
+
+    public string Cluster { get; init; } = "default";
+
+    public IReadOnlyList<KeyValuePair<string, string>> ExtraTags { get; init; } = [];
+
+    public Uri ImdsUrl { get; init; } = new("http://169.254.169.254");
+
+    /// <summary><c>CSVOL_EBS_ENDPOINT_URL</c>, else <c>AWS_ENDPOINT_URL</c>; null for EC2's own endpoint of the region.</summary>
+    public Uri? Endpoint { get; init; }
+
+    /// <summary><c>AWS_REGION</c>; null to ask IMDS.</summary>
+    public string? Region { get; init; }
+
+    public string? AccessKeyId { get; init; }
+
+    public string? SecretAccessKey { get; init; }
+
+    public string? SessionToken { get; init; }
+
+    public string DeviceRoot { get; init; } = "/dev";
+
+    public string SysfsRoot { get; init; } = "/sys";
+
+    public static EbsSettings From(IConfiguration configuration)
+    {
+        string? Value(string key) => configuration[key] is { Length: > 0 } v ? v.Trim() : null;
+
+        var settings = new EbsSettings
+        {
+            Cluster = Value(ClusterVariable) ?? "default",
+            ImdsUrl = Url(ImdsUrlVariable, Value(ImdsUrlVariable)) ?? new Uri("http://169.254.169.254"),
+            Endpoint = Url(EndpointVariable, Value(EndpointVariable)) ?? Url("AWS_ENDPOINT_URL", Value("AWS_ENDPOINT_URL")),
+            Region = Value("AWS_REGION") ?? Value("AWS_DEFAULT_REGION"),
+            AccessKeyId = Value("AWS_ACCESS_KEY_ID"),
+            SecretAccessKey = Value("AWS_SECRET_ACCESS_KEY"),
+            SessionToken = Value("AWS_SESSION_TOKEN"),
+            DeviceRoot = AbsolutePath(DeviceRootVariable, Value(DeviceRootVariable)) ?? "/dev",
+            SysfsRoot = AbsolutePath(SysfsRootVariable, Value(SysfsRootVariable)) ?? "/sys",
+        };
+        if (settings.Cluster.Length > EbsOptions.MaxTagValue || settings.Cluster.Contains('/', StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{ClusterVariable} must be at most {EbsOptions.MaxTagValue} characters without '/'");
+        }
+
+        if (Value(ExtraTagsVariable) is { } extra)
+        {
+            var tags = EbsOptions.ParseTags(extra);
+            if (EbsOptions.CheckTags(tags) is { } problem)
+            {
+                throw new InvalidOperationException($"{ExtraTagsVariable} must be Key=Value,Key2=Value2 with {problem}");
+            }
+
+            settings = settings with { ExtraTags = tags };
+        }
+
+        return settings;
+    }
+
+    /// <summary>CreateVolume's idempotency token: the same volume name in the same cluster always asks for the same volume.</summary>
+    public string ClientToken(string name, string? salt = null) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Cluster + "/" + name + (salt is null ? "" : "/" + salt))))[..64];
+
+    private static Uri? Url(string variable, string? text) =>
+        text is null ? null
+        : Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+            ? url
+            : throw new InvalidOperationException($"{variable} must be an http:// or https:// URL, not \"{text}\"");
+
+    private static string? AbsolutePath(string variable, string? text) =>
+        text is null ? null
+        : Path.IsPathFullyQualified(text) ? text.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/"
+        : throw new InvalidOperationException($"{variable} must be an absolute path, not \"{text}\"");
+}
