@@ -32,7 +32,11 @@ jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "
         setting("AWS_REGION"; "AWS region of the volumes (default: from instance metadata)"),
         setting("AWS_ACCESS_KEY_ID"; "access key; leave empty to use the instance profile"),
         setting("AWS_SECRET_ACCESS_KEY"; "secret key for AWS_ACCESS_KEY_ID"),
-        setting("AWS_ENDPOINT_URL"; "EC2 API endpoint override (testing, private endpoints)")
+        setting("AWS_SESSION_TOKEN"; "session token for temporary credentials"),
+        setting("AWS_ENDPOINT_URL"; "EC2 API endpoint override (testing, private endpoints)"),
+        setting("CSVOL_CLUSTER"; "tag value that keeps this cluster'"'"'s volumes apart from others in the account (default: default)"),
+        setting("CSVOL_EXTRA_TAGS"; "Key=Value,Key2=Value2 added to every volume this plugin creates (cost allocation)"),
+        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)")
       ]
     elif $b == "azuredisk" then
       .env += [
