@@ -1,4 +1,7 @@
 using Csvol.Backends;
+#if CSVOL_EBS
+using Csvol.Backends.Ebs;
+#endif
 using Csvol.Backends.Local;
 using Csvol.Mounting;
 using Csvol.Protocol;
@@ -88,10 +91,12 @@ internal static class CsvolServices
         services.AddSingleton<IStateStore>(sp => new FileStateStore(
             sp.GetRequiredService<CsvolDirectories>().StateDir, sp.LoggerFor<FileStateStore>(), sp.GetRequiredService<TimeProvider>()));
 
-        // The backends csvol ships, one registration each from its own folder; backends.list names the same set. The EBS
-        // backend (Backends/Ebs) is not registered yet: registering it links the AWS SDK into every plugin's binary,
-        // +8 MB of idle RSS for csvol/local too; it ships once each plugin is published with its own backends.
+        // The backends csvol ships, one registration each from its own folder; backends.list names the same set.
         services.AddLocalBackend(sp => sp.GetRequiredService<CsvolDirectories>().StateDir);
+#if CSVOL_EBS
+        // Compiled in only where CsvolBackends names ebs (Csvol.csproj): the AWS SDK stays out of csvol/local's binary.
+        services.AddEbsBackend();
+#endif
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(sp.GetRequiredService<CsvolSettings>().Backend).Create(sp));
 

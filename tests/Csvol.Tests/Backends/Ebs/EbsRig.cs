@@ -65,8 +65,7 @@ internal sealed class EbsRig : IAsyncDisposable
                 ["AWS_REGION"] = "us-east-1",
                 ["AWS_ACCESS_KEY_ID"] = "AKIDFAKE",
                 ["AWS_SECRET_ACCESS_KEY"] = "fake-secret",
-            },
-            configure: services => services.AddEbsBackend())); // not in the shipped registrations yet (CsvolServices)
+            }));
         }
 
         return rig;
