@@ -1,5 +1,5 @@
 # Root filesystem of the csvol managed plugin. Built by scripts/build-plugin.sh with the published binary
-# as the whole build context: docker build -f Dockerfile artifacts/publish
+# as the whole build context: docker build -f Dockerfile artifacts/publish/BACKEND
 ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE}
 

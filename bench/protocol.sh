@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sections 1 and 2 of make bench, plus memory per volume and allocations per call: csvol (the published
-# Native AOT binary, with the managed plugin's environment) beside the Go stub `plugbench serve`.
+# Native AOT binary csvol/local ships, artifacts/publish/local/csvol, with the managed plugin's environment) beside
+# the Go stub `plugbench serve`.
 # Usage: bench/protocol.sh OUT.jsonl   (run by bench/run.sh, which sets CSVOL_BIN, BENCH_TOOL, PLUGBENCH, BENCH_WORK)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -24,7 +24,7 @@ machine=$(jq -n \
   --arg dockerd "$(version_of docker version --format '{{.Server.Version}}')" \
   --arg go "$(version_of go version)" \
   --arg fio "$(version_of fio --version)" \
-  --arg binary "$(stat -c %s "$CSVOL_PUBLISH_DIR/csvol" 2>/dev/null || echo 0)" \
+  --arg binary "$(stat -c %s "$CSVOL_PUBLISH_DIR/local/csvol" 2>/dev/null || echo 0)" \
   '{cpu: $cpu, cores: ($cores | tonumber), ram_gib: ($ram | tonumber), os: $os, kernel: $kernel, state_fs: $fs,
     dotnet_sdk: $dotnet, dockerd: $dockerd, go: $go, fio: $fio, csvol_binary_bytes: ($binary | tonumber)}')
 

@@ -55,8 +55,9 @@ else
 fi
 
 say "publishing csvol (Native AOT) and building Csvol.Bench"
-scripts/publish.sh
-export CSVOL_BIN="$CSVOL_PUBLISH_DIR/csvol"
+# The binary csvol/local ships: the local backend alone compiled in (scripts/publish.sh local).
+scripts/publish.sh local
+export CSVOL_BIN="$CSVOL_PUBLISH_DIR/local/csvol"
 dotnet build bench/Csvol.Bench -c Release -nologo -v quiet
 export BENCH_TOOL="$CSVOL_REPO_ROOT/bench/Csvol.Bench/bin/Release/net10.0/Csvol.Bench"
 

@@ -15,7 +15,8 @@ plugin="${CSVOL_PLUGIN_NAME:-csvol/$backend}"
 plugin_dir="$CSVOL_REPO_ROOT/plugin/$backend"
 image="csvol-rootfs:latest"
 
-"$CSVOL_REPO_ROOT/scripts/publish.sh"
+# csvol/BACKEND ships a binary with only its own backend compiled in (artifacts/publish/BACKEND/csvol).
+"$CSVOL_REPO_ROOT/scripts/publish.sh" "$backend"
 
 # An explicit BASE_IMAGE (e.g. debian:bookworm-slim with registry access) skips the local base image.
 base="${BASE_IMAGE:-}"
@@ -26,10 +27,10 @@ fi
 
 say "building $image from $base"
 previous="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
-# The build context is the publish directory: one file, no source tree sent to the daemon.
+# The build context is the backend's publish directory: one file, no source tree sent to the daemon.
 DOCKER_BUILDKIT=0 docker build --network host -q \
   --build-arg "BASE_IMAGE=$base" \
-  -f "$CSVOL_REPO_ROOT/Dockerfile" -t "$image" "$CSVOL_PUBLISH_DIR" >/dev/null
+  -f "$CSVOL_REPO_ROOT/Dockerfile" -t "$image" "$CSVOL_PUBLISH_DIR/$backend" >/dev/null
 # Each build leaves the previous image untagged (~300 MB); drop it unless something still uses it.
 if [[ -n $previous && $previous != "$(docker image inspect -f '{{.Id}}' "$image")" ]]; then
   docker rmi "$previous" >/dev/null 2>&1 || true

@@ -37,7 +37,7 @@ fi
 ensure_private_dir "$state_dir"
 
 # The slow part (Native AOT publish, base image) while the installed plugin still serves its volumes.
-"$CSVOL_REPO_ROOT/scripts/publish.sh"
+"$CSVOL_REPO_ROOT/scripts/publish.sh" "$backend"
 [[ -n ${BASE_IMAGE:-} ]] || "$CSVOL_REPO_ROOT/scripts/base-image.sh"
 
 if ((installed)); then
