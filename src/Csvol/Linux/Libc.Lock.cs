@@ -11,6 +11,7 @@ internal static partial class Libc
     private const int OReadWrite = 2;
     private const int OCreate = 0x40;
     private const int ONoFollow = 0x20000;
+    private const int OCloexec = 0x80000;
     private const int LockExclusive = 2;
     private const int LockNonBlocking = 4;
 

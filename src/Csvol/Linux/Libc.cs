@@ -9,10 +9,6 @@ internal static partial class Libc
     public const int ENOENT = 2;
     public const int EBUSY = 16;
 
-    private const int ORdonly = 0;
-    private const int ODirectory = 0x10000;
-    private const int OCloexec = 0x80000;
-
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MountNative(string source, string target, string? fsType, ulong flags, string? data);
 
@@ -22,14 +18,8 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LchownNative(string path, uint owner, uint group);
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenNative(string path, int flags);
-
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FsyncNative(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int CloseNative(int fd);
 
     public static void Mount(string source, string target, string? fsType, MountFlags flags, string? data)
     {
@@ -54,12 +44,7 @@ internal static partial class Libc
     /// <summary>Makes a rename or unlink inside <paramref name="directory"/> durable.</summary>
     public static void FsyncDirectory(string directory)
     {
-        var fd = OpenNative(directory, ORdonly | ODirectory | OCloexec);
-        if (fd < 0)
-        {
-            throw new ErrnoException($"open directory {directory}", Marshal.GetLastPInvokeError());
-        }
-
+        var fd = OpenDirectory(directory);
         try
         {
             if (FsyncNative(fd) != 0)
@@ -69,7 +54,7 @@ internal static partial class Libc
         }
         finally
         {
-            _ = CloseNative(fd);
+            CloseDescriptor(fd);
         }
     }
 }
