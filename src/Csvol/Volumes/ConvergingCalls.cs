@@ -11,10 +11,6 @@ internal sealed class ConvergingCalls(TimeSpan deadline, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
 
-    public TimeSpan Deadline => deadline;
-
-    public int InFlight => _inFlight.Count;
-
     /// <param name="key">Identifies "the same call": operation, volume, and whatever else makes it the same request.</param>
     /// <param name="description">How the call is named in the Err, e.g. <c>Mount of volume "db"</c>.</param>
     /// <param name="work">The call itself; cancelled only by shutdown, never by the caller going away.</param>

@@ -13,9 +13,6 @@ internal sealed partial class VolumeService
     private FrozenDictionary<string, VolumeRecord> _discovered = FrozenDictionary<string, VolumeRecord>.Empty;
     private bool _firstDiscoveryWaited;
 
-    /// <summary>When the last discovery succeeded; null before the first.</summary>
-    public DateTimeOffset? DiscoveredAt { get; private set; }
-
     private VolumeRecord? Discovered(string name) => _discovered.GetValueOrDefault(name);
 
     /// <summary>A volume removed here leaves the last known set at once, not at the next discovery.</summary>
@@ -113,7 +110,6 @@ internal sealed partial class VolumeService
 
         var changed = byName.Count != _discovered.Count || byName.Keys.Any(k => !_discovered.ContainsKey(k));
         _discovered = byName.ToFrozenDictionary(StringComparer.Ordinal);
-        DiscoveredAt = _time.GetUtcNow();
         if (changed)
         {
             Interlocked.Increment(ref _version);
