@@ -28,6 +28,9 @@ internal sealed partial class VolumeService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: the backend could not say whether its storage exists; record kept")]
     private partial void LogStateUnknown(string volume);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "Volume {Volume}: restoring it after the start failed; its record is kept as it was")]
+    private partial void LogRestoreFailed(Exception exception, string volume);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: checking its storage failed")]
     private partial void LogCheckFailed(Exception exception, string volume);
 

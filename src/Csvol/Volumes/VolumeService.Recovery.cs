@@ -17,7 +17,6 @@ internal sealed partial class VolumeService
     private readonly ConcurrentDictionary<string, byte> _lingering = new(StringComparer.Ordinal);
 
     private readonly TaskCompletionSource _restoredAll = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task _upkeep = Task.CompletedTask;
 
     /// <summary>Finishes when start-up's restores, first repair and garbage collection are done (or abandoned at shutdown).</summary>
     public Task Restored => _restoredAll.Task;
@@ -69,12 +68,9 @@ internal sealed partial class VolumeService
         _loaded.TrySetResult();
         LogLoaded(_volumes.Count, _volumes.Values.Count(v => v.IsMounted));
         ReleaseLoadGarbage(records.Count);
-        _upkeep = Task.Run(() => UpkeepAsync(restored, stopping), CancellationToken.None);
+        _ = Task.Run(() => UpkeepAsync(restored, stopping), CancellationToken.None); // ends at shutdown; nothing awaits it
         return Task.CompletedTask;
     }
-
-    /// <summary>Finishes when start-up's restores are done and the upkeep loops have stopped (after shutdown).</summary>
-    public Task Upkeep => _upkeep;
 
     /// <summary>Waits until this volume's start-up restore (if any) is over; it never throws.</summary>
     private Task RestoredAsync(string name) => _restores.TryGetValue(name, out var restore) ? restore : Task.CompletedTask;
@@ -92,6 +88,12 @@ internal sealed partial class VolumeService
                     try
                     {
                         await RestoreAsync(item.Record.Name, token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // One volume's failure (a record that cannot be deleted, say) must not end the others' restores
+                        // or the repair loop after them; its mount IDs stay as recorded.
+                        LogRestoreFailed(ex, item.Record.Name);
                     }
                     finally
                     {

@@ -216,6 +216,24 @@ public sealed class VolumeServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Initialize_OneVolumesRestoreThrows_OthersStillRestored()
+    {
+        var store = new Mock<IStateStore>();
+        store.Setup(s => s.LoadAll()).Returns(
+        [
+            new VolumeRecord { Name = "gone", Backend = "fake", Options = new(), CreatedAt = _time.GetUtcNow() },
+            new VolumeRecord { Name = "held", Backend = "fake", Options = new(), CreatedAt = _time.GetUtcNow(), MountIds = ["a"] },
+        ]);
+        store.Setup(s => s.Delete("gone")).Throws(new IOException("read-only file system"));
+        _backend.Setup(p => p.CheckAsync(It.Is<VolumeRecord>(r => r.Name == "gone"), It.IsAny<CancellationToken>())).ReturnsAsync(BackingState.Gone);
+
+        var sut = await StartAsync(store.Object);
+
+        _backend.Verify(p => p.MountAsync(It.Is<VolumeRecord>(r => r.Name == "held"), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
+        Assert.Equal("gone", (await sut.GetAsync("gone")).Name);
+    }
+
+    [Fact]
     public async Task Initialize_RemountFails_IdsKeptSoTheVolumeCannotBeRemoved()
     {
         _store.Save(new VolumeRecord { Name = "held", Backend = "fake", Options = new(), CreatedAt = _time.GetUtcNow(), MountIds = ["a"] }, Durability.PowerLoss);
