@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Csvol.FakeCloud.Ec2;
 
@@ -46,14 +41,9 @@ public sealed class FakeEc2Server : IAsyncDisposable
     public static async Task<FakeEc2Server> StartAsync(FakeEc2Options? options = null, TimeProvider? time = null)
     {
         options ??= new FakeEc2Options();
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        _ = builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var server = new FakeEc2Server(app, new Ec2Cloud(options, time ?? TimeProvider.System)) { Options = options };
-        app.Run(server.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        server.BaseUri = new Uri(address.EndsWith('/') ? address : address + "/");
+        server.BaseUri = new Uri(await LoopbackApp.StartAsync(app, server.HandleAsync) + "/");
         return server;
     }
 

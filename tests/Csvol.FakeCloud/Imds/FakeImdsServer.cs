@@ -1,15 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Csvol.FakeCloud.Imds;
 
@@ -40,14 +35,9 @@ public sealed class FakeImdsServer : IAsyncDisposable
 
     public static async Task<FakeImdsServer> StartAsync(FakeImdsOptions? options = null, TimeProvider? time = null)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        _ = builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var server = new FakeImdsServer(app, options ?? new FakeImdsOptions(), time ?? TimeProvider.System);
-        app.Run(server.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        server.BaseUri = new Uri(address.TrimEnd('/'));
+        server.BaseUri = new Uri(await LoopbackApp.StartAsync(app, server.HandleAsync));
         return server;
     }
 
