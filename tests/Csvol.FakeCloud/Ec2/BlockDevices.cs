@@ -12,6 +12,12 @@ internal sealed class BlockDevices(string dataDirectory, string deviceRoot)
 {
     private const long GiB = 1L << 30;
 
+    /// <summary>
+    /// Attach as a Xen instance does (blkfront): only <c>{root}/{device name}</c>, no by-id link, and a sysfs device
+    /// with <c>devtype</c> "vbd" and no serial.
+    /// </summary>
+    public bool Xen { get; set; }
+
     public string DataFile(string volumeId) => Path.Combine(dataDirectory, volumeId + ".img");
 
     public string ByIdLink(string volumeId) =>
@@ -42,11 +48,15 @@ internal sealed class BlockDevices(string dataDirectory, string deviceRoot)
         var loop = (await RunAsync(cancellationToken, "losetup", "--find", "--show", DataFile(volumeId))).Trim();
         try
         {
-            Link(ByIdLink(volumeId), loop);
+            if (!Xen)
+            {
+                Link(ByIdLink(volumeId), loop);
+            }
+
             Link(DeviceLink(deviceName), loop);
             var sys = SysDirectory(loop);
             Directory.CreateDirectory(sys);
-            await File.WriteAllTextAsync(Path.Combine(sys, "serial"), Serial(volumeId) + "\n", cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(sys, Xen ? "devtype" : "serial"), (Xen ? "vbd" : Serial(volumeId)) + "\n", cancellationToken);
             return loop;
         }
         catch
@@ -58,7 +68,10 @@ internal sealed class BlockDevices(string dataDirectory, string deviceRoot)
 
     public async Task DetachAsync(string volumeId, string deviceName, string loop, CancellationToken cancellationToken)
     {
-        File.Delete(ByIdLink(volumeId));
+        if (File.Exists(ByIdLink(volumeId)) || new FileInfo(ByIdLink(volumeId)).LinkTarget is not null)
+        {
+            File.Delete(ByIdLink(volumeId));
+        }
         File.Delete(DeviceLink(deviceName));
         var sys = Path.GetDirectoryName(SysDirectory(loop))!;
         if (Directory.Exists(sys))

@@ -38,6 +38,9 @@ public sealed class FakeEc2Server : IAsyncDisposable
 
     public TimeSpan DetachDelay { get => _cloud.DetachDelay; set => _cloud.DetachDelay = value; }
 
+    /// <summary>Attaches from now on look like a Xen instance's: no by-id link and no serial, only the device name and devtype "vbd".</summary>
+    public bool XenDevices { get => _cloud.XenDevices; set => _cloud.XenDevices = value; }
+
     public static async Task<FakeEc2Server> StartAsync(FakeEc2Options? options = null, TimeProvider? time = null)
     {
         options ??= new FakeEc2Options();
@@ -60,6 +63,10 @@ public sealed class FakeEc2Server : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> calls of <paramref name="action"/> get InternalError (500).</summary>
     public void FailNext(string action, int count) =>
         _faults.Add(action, count, () => new Ec2Error("InternalError", "An internal error has occurred.", 500));
+
+    /// <summary>The next <paramref name="count"/> calls of <paramref name="action"/> get the error <paramref name="code"/> (e.g. UnauthorizedOperation, 403).</summary>
+    public void RefuseNext(string action, int count, string code, string message, int status = 400) =>
+        _faults.Add(action, count, () => new Ec2Error(code, message, status));
 
     /// <summary>Attachments stay "attaching" until <see cref="ReleaseAttach"/> (calls still answer).</summary>
     public void StickAttach() => _cloud.AttachGate.Close();

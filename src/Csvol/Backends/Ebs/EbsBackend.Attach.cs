@@ -8,8 +8,6 @@ namespace Csvol.Backends.Ebs;
 /// <summary>Mount and Unmount: attach here (taking the volume over only from a stopped instance), prove the device, format once, mount.</summary>
 internal sealed partial class EbsBackend
 {
-    private static readonly TimeSpan AttachBound = TimeSpan.FromSeconds(90);
-    private static readonly TimeSpan DetachBound = TimeSpan.FromSeconds(90);
     private const int AttachAttempts = 8;
 
     /// <summary>Device names csvol attaches at: /dev/xvdba … /dev/xvdcz, clear of the names an AMI's own disks use.</summary>
@@ -25,7 +23,8 @@ internal sealed partial class EbsBackend
             ?? throw new VolumeException($"volume \"{volume.Name}\" has no EBS volume id in its record; remove it and create it again");
         var self = await _metadata.GetAsync(cancellationToken);
         var attached = await AttachHereAsync(volume.Name, id, self, cancellationToken);
-        var device = await _devices.FindAsync(id, attached.Attachments?.FirstOrDefault(a => a.InstanceId == self.InstanceId)?.Device, cancellationToken);
+        var device = await _devices.FindAsync(
+            id, attached.Attachments?.FirstOrDefault(a => a.InstanceId == self.InstanceId)?.Device, attached.Size ?? 0, cancellationToken);
         _attachedDevices[volume.Name] = device;
 
         Directory.CreateDirectory(mountpoint);
@@ -48,6 +47,13 @@ internal sealed partial class EbsBackend
             throw new VolumeException(
                 $"refusing to format: the volume was formatted before ({EbsTags.Formatted}={formatted} on {id}) and blkid sees no file system on {device}; " +
                 "its data may be damaged or the device not yet readable. Check it by hand (e.g. from a snapshot); csvol never formats it again");
+        }
+
+        if (await EbsDevices.SignaturesAsync(device, cancellationToken) is { } signatures)
+        {
+            throw new VolumeException(
+                $"refusing to format {device} of volume \"{volume.Name}\" ({id}): blkid sees no file system but wipefs finds {signatures}; " +
+                "csvol formats only blank disks and mounts whole-disk file systems (a partitioned volume, e.g. from a root-disk snapshot, needs mounting by hand)");
         }
 
         fsType = volume.Options[EbsOptions.FsType];
@@ -94,11 +100,11 @@ internal sealed partial class EbsBackend
             {
                 if (attachment.State == AttachmentStatus.Detaching)
                 {
-                    _ = await WaitForStateAsync(id, "detached", v => !(v.Attachments ?? []).Any(), DetachBound, cancellationToken);
+                    _ = await WaitForStateAsync(id, "detached", v => !(v.Attachments ?? []).Any(), _settings.AttachTimeout, cancellationToken);
                     continue;
                 }
 
-                return await WaitAttachedAsync(id, self.InstanceId, cancellationToken);
+                return await WaitAttachedAsync(name, id, self.InstanceId, attachment.Device, cancellationToken);
             }
 
             if (attachment is not null)
@@ -136,7 +142,7 @@ internal sealed partial class EbsBackend
                     (ec2, t) => ec2.AttachVolumeAsync(new AttachVolumeRequest { VolumeId = id, InstanceId = self.InstanceId, Device = device }, t),
                     cancellationToken, "VolumeInUse", "IncorrectState", "InvalidParameterValue");
                 LogAttaching(name, id, device);
-                return await WaitAttachedAsync(id, self.InstanceId, cancellationToken);
+                return await WaitAttachedAsync(name, id, self.InstanceId, device, cancellationToken);
             }
             catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidParameterValue" && ex.Message.Contains("in use", StringComparison.OrdinalIgnoreCase))
             {
@@ -156,9 +162,34 @@ internal sealed partial class EbsBackend
         throw new VolumeException($"could not attach volume \"{name}\" ({id}) to {self.InstanceId} after {AttachAttempts} attempts; repeat the call");
     }
 
-    private Task<Volume> WaitAttachedAsync(string id, string instanceId, CancellationToken cancellationToken) =>
-        WaitForStateAsync(id, "attached here", v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached),
-            AttachBound, cancellationToken);
+    /// <summary>
+    /// Waits for the attachment to complete. One that stays "attaching" past the attach timeout is undone (detached)
+    /// and its device name avoided here from then on: a stuck attach is most often a device name the instance still
+    /// holds, and left alone it would block the volume on every host.
+    /// </summary>
+    private async Task<Volume> WaitAttachedAsync(string name, string id, string instanceId, string device, CancellationToken cancellationToken)
+    {
+        var (found, done) = await TryWaitForStateAsync(
+            id, v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached), _settings.AttachTimeout, cancellationToken);
+        if (done)
+        {
+            return found;
+        }
+
+        var stuck = (found.Attachments ?? []).FirstOrDefault(a => a.InstanceId == instanceId);
+        if (stuck?.State == AttachmentStatus.Attaching)
+        {
+            _failedNames.Add(device);
+            LogAttachStuck(name, id, device, _settings.AttachTimeout.TotalSeconds);
+            await DetachAsync(id, instanceId, force: false, cancellationToken);
+            throw new VolumeException(
+                $"EC2 left volume \"{name}\" ({id}) attaching to {instanceId} at {device} for {_settings.AttachTimeout.TotalSeconds:0} s; " +
+                $"csvol detached it again and will not use {device} on this host before every other name; repeat the call ({EbsSettings.AttachTimeoutVariable} sets the wait)");
+        }
+
+        throw new VolumeException(
+            $"EBS volume {id} did not become attached to {instanceId} within {_settings.AttachTimeout.TotalSeconds:0} s (it is {found.State}{AttachmentText(found)}); repeat the call to keep waiting");
+    }
 
     private async Task DetachAsync(string id, string instanceId, bool force, CancellationToken cancellationToken)
     {
@@ -173,7 +204,7 @@ internal sealed partial class EbsBackend
             // Already detached (or detaching): the wait below tells.
         }
 
-        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), DetachBound, cancellationToken);
+        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), _settings.AttachTimeout, cancellationToken);
     }
 
     private async Task<string> InstanceStateAsync(string instanceId, CancellationToken cancellationToken)

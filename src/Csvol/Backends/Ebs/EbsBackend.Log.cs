@@ -14,6 +14,9 @@ internal sealed partial class EbsBackend
     [LoggerMessage(Level = LogLevel.Information, Message = "Volume {Volume}: attach of {VolumeId} raced ({Code}); looking again")]
     private partial void LogAttachRaced(string volume, string volumeId, string code);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: EBS volume {VolumeId} still attaching at {Device} after {Seconds} s; detaching it and avoiding that name")]
+    private partial void LogAttachStuck(string volume, string volumeId, string device, double seconds);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: taking EBS volume {VolumeId} over from instance {Instance}, which is {State} (forced detach)")]
     private partial void LogTakeover(string volume, string volumeId, string instance, string state);
 

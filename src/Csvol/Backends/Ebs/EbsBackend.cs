@@ -28,6 +28,9 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
 
     private static readonly TimeSpan CreateBound = TimeSpan.FromSeconds(120);
 
+    /// <summary>Client tokens tried for one name before giving up: one per earlier volume of that name, since deleted.</summary>
+    private const int TokenGenerations = 64;
+
     private readonly EbsSettings _settings;
     private readonly ResiliencePipeline _pipeline;
     private readonly IMounter _mounter;
@@ -63,30 +66,36 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     {
         if (await FindByNameAsync(volume.Name, cancellationToken) is { } existing)
         {
-            var options = OptionsOf(existing);
-            if (options is null || !options.OrderBy(o => o.Key).SequenceEqual(volume.Options.OrderBy(o => o.Key)))
-            {
-                throw new VolumeException(options is null
-                    ? $"EBS volume {existing.VolumeId} is tagged {EbsTags.VolumeName}={volume.Name} in cluster \"{_settings.Cluster}\" but carries no readable {EbsTags.Options} tag; remove or retag it"
-                    : $"EBS volume {existing.VolumeId} for \"{volume.Name}\" already exists with other options: {EbsOptions.Difference(options, volume.Options)}; create it with the same options or remove it first");
-            }
-
-            var ready = await WaitForStateAsync(existing.VolumeId, "available or in-use", v => v.State != VolumeState.Creating, CreateBound, cancellationToken);
-            return new CreateResult(FactsOf(ready), Adopted: true);
+            return await AdoptAsync(volume, existing, cancellationToken);
         }
 
         var zone = volume.Options.GetValueOrDefault(EbsOptions.AvailabilityZone) ?? (await _metadata.GetAsync(cancellationToken)).AvailabilityZone;
         var request = CreateRequest(volume, zone);
-        Volume created;
-        try
+        Volume? created = null;
+        for (var generation = 0; created is null; generation++)
         {
-            created = (await Ec2Async("CreateVolume", (ec2, t) => ec2.CreateVolumeAsync(request, t), cancellationToken, "IdempotentParameterMismatch")).Volume;
-        }
-        catch (AmazonEC2Exception ex) when (ex.ErrorCode == "IdempotentParameterMismatch")
-        {
-            // An earlier volume of this name (since deleted) used the plain token with other options.
-            request.ClientToken = _settings.ClientToken(volume.Name, EbsOptions.Encode(volume.Options));
-            created = (await Ec2Async("CreateVolume", (ec2, t) => ec2.CreateVolumeAsync(request, t), cancellationToken)).Volume;
+            if (generation == TokenGenerations)
+            {
+                throw new VolumeException(
+                    $"EC2 answered IdempotentParameterMismatch to all {TokenGenerations} client tokens of \"{volume.Name}\" in cluster \"{_settings.Cluster}\"; " +
+                    "each belongs to an earlier volume of this name, since deleted. Use another volume name");
+            }
+
+            // Generation 0 is the plain hash of cluster and name. EC2 never reuses a token whose volume was deleted, so a
+            // name created again after a Remove walks on to the next generation; every host and every retry walks the
+            // same sequence, so a repeated or racing Create still lands on the one volume.
+            request.ClientToken = _settings.ClientToken(volume.Name, generation);
+            try
+            {
+                created = (await Ec2Async("CreateVolume", (ec2, t) => ec2.CreateVolumeAsync(request, t), cancellationToken, "IdempotentParameterMismatch")).Volume;
+            }
+            catch (AmazonEC2Exception ex) when (ex.ErrorCode == "IdempotentParameterMismatch")
+            {
+                if (await FindByNameAsync(volume.Name, cancellationToken) is { } raced)
+                {
+                    return await AdoptAsync(volume, raced, cancellationToken); // made meanwhile by another host, perhaps with other options
+                }
+            }
         }
 
         LogCreated(volume.Name, created.VolumeId, zone);
@@ -94,6 +103,21 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         return available.State == VolumeState.Error
             ? throw new VolumeException($"EBS volume {created.VolumeId} for \"{volume.Name}\" ended in state error; remove it and create it again")
             : new CreateResult(FactsOf(available), Adopted: false);
+    }
+
+    /// <summary>Create of a name the cluster already has: the same options adopt it, other options are an Err naming the difference.</summary>
+    private async Task<CreateResult> AdoptAsync(VolumeRecord volume, Volume existing, CancellationToken cancellationToken)
+    {
+        var options = OptionsOf(existing);
+        if (options is null || !options.OrderBy(o => o.Key).SequenceEqual(volume.Options.OrderBy(o => o.Key)))
+        {
+            throw new VolumeException(options is null
+                ? $"EBS volume {existing.VolumeId} is tagged {EbsTags.VolumeName}={volume.Name} in cluster \"{_settings.Cluster}\" but carries no readable {EbsTags.Options} tag; remove or retag it"
+                : $"EBS volume {existing.VolumeId} for \"{volume.Name}\" already exists with other options: {EbsOptions.Difference(options, volume.Options)}; create it with the same options or remove it first");
+        }
+
+        var ready = await WaitForStateAsync(existing.VolumeId, "available or in-use", v => v.State != VolumeState.Creating, CreateBound, cancellationToken);
+        return new CreateResult(FactsOf(ready), Adopted: true);
     }
 
     public async Task RemoveAsync(VolumeRecord volume, CancellationToken cancellationToken)
@@ -294,21 +318,25 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     /// <summary>Polls the volume until <paramref name="done"/> holds, at most <paramref name="bound"/>.</summary>
     private async Task<Volume> WaitForStateAsync(string volumeId, string wanted, Func<Volume, bool> done, TimeSpan bound, CancellationToken cancellationToken)
     {
+        var (found, reached) = await TryWaitForStateAsync(volumeId, done, bound, cancellationToken);
+        return reached
+            ? found
+            : throw new VolumeException(
+                $"EBS volume {volumeId} did not become {wanted} within {bound.TotalSeconds:0} s (it is {found.State}{AttachmentText(found)}); repeat the call to keep waiting");
+    }
+
+    /// <summary>Polls the volume until <paramref name="done"/> holds or <paramref name="bound"/> passes; the volume as last seen.</summary>
+    private async Task<(Volume Found, bool Done)> TryWaitForStateAsync(string volumeId, Func<Volume, bool> done, TimeSpan bound, CancellationToken cancellationToken)
+    {
         var deadline = _time.GetUtcNow() + bound;
         var delay = TimeSpan.FromMilliseconds(50);
         while (true)
         {
             var found = await DescribeAsync(volumeId, cancellationToken)
                 ?? throw new VolumeException($"EBS volume {volumeId} no longer exists; was it deleted outside csvol?");
-            if (done(found))
+            if (done(found) || _time.GetUtcNow() >= deadline)
             {
-                return found;
-            }
-
-            if (_time.GetUtcNow() >= deadline)
-            {
-                throw new VolumeException(
-                    $"EBS volume {volumeId} did not become {wanted} within {bound.TotalSeconds:0} s (it is {found.State}{AttachmentText(found)}); repeat the call to keep waiting");
+                return (found, done(found));
             }
 
             await Task.Delay(delay, _time, cancellationToken);

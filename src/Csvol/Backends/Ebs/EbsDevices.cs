@@ -12,15 +12,17 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
     /// <summary>How long an attached volume's device may take to appear (udev, the NVMe driver).</summary>
     private static readonly TimeSpan AppearBound = TimeSpan.FromSeconds(10);
 
-    /// <summary>The device of <paramref name="volumeId"/>, attached as <paramref name="deviceName"/>, once its serial says it is that volume.</summary>
-    public async Task<string> FindAsync(string volumeId, string? deviceName, CancellationToken cancellationToken)
+    /// <summary>
+    /// The device of <paramref name="volumeId"/>, attached as <paramref name="deviceName"/>, once it is proven to be that
+    /// volume: on Nitro by its NVMe serial; on Xen, whose block devices carry no serial, by being the very name EC2
+    /// reports for the attachment, a Xen virtual block device, and exactly the volume's size.
+    /// </summary>
+    public async Task<string> FindAsync(string volumeId, string? deviceName, int sizeGiB, CancellationToken cancellationToken)
     {
         var serial = volumeId.Replace("-", "", StringComparison.Ordinal); // vol-0123… is serial vol0123…
-        var candidates = new List<string> { Path.Join(deviceRoot, "disk", "by-id", "nvme-Amazon_Elastic_Block_Store_" + serial) };
-        if (deviceName is not null)
-        {
-            candidates.Add(Path.Join(deviceRoot, Path.GetFileName(deviceName)));
-        }
+        var byId = Path.Join(deviceRoot, "disk", "by-id", "nvme-Amazon_Elastic_Block_Store_" + serial);
+        var byName = deviceName is null ? null : Path.Join(deviceRoot, Path.GetFileName(deviceName));
+        var candidates = byName is null ? [byId] : new[] { byId, byName };
 
         var deadline = time.GetUtcNow() + AppearBound;
         string? seen = null;
@@ -33,20 +35,32 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
                     continue;
                 }
 
-                var found = ReadSerial(device);
+                var found = DeviceAttribute(device, "serial");
                 if (found == serial)
                 {
                     return device;
                 }
 
-                seen = $"{candidate} is {device}, whose serial is {(found is null ? "unreadable" : "\"" + found + "\"")}";
+                if (found is null && candidate == byName && DeviceAttribute(device, "devtype") == "vbd")
+                {
+                    var size = await SizeAsync(device, cancellationToken);
+                    if (size == (long)sizeGiB << 30)
+                    {
+                        return device;
+                    }
+
+                    seen = $"{candidate} is Xen block device {device} of {size} bytes, not the volume's {sizeGiB} GiB";
+                    continue;
+                }
+
+                seen = $"{candidate} is {device}, whose serial is {(found is null ? "unreadable" : "\"" + found + "\"")}, not \"{serial}\"";
             }
 
             if (time.GetUtcNow() >= deadline)
             {
                 throw new VolumeException(seen is null
                     ? $"volume {volumeId} is attached but no device for it appeared within {AppearBound.TotalSeconds:0} s ({string.Join(" or ", candidates)}); is /dev bind-mounted into the plugin?"
-                    : $"refusing to use a device for volume {volumeId}: {seen}, not \"{serial}\"; the device links are stale or point at another disk");
+                    : $"refusing to use a device for volume {volumeId}: {seen}; the device links are stale or point at another disk");
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
@@ -63,6 +77,23 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
             0 or 2 => null, // 2: nothing identified
             _ => throw new VolumeException($"blkid could not probe {device} (exit {code}): {error.Trim()}"),
         };
+    }
+
+    /// <summary>
+    /// What wipefs finds on a device blkid calls blank ("dos at 0x1fe"), or null when it finds nothing. blkid's TYPE
+    /// misses partition tables (a volume made from a whole-disk snapshot has one): formatting over that loses data.
+    /// </summary>
+    public static async Task<string?> SignaturesAsync(string device, CancellationToken cancellationToken)
+    {
+        var (code, output, error) = await RunAsync("wipefs", ["--no-act", "--noheadings", "--output", "TYPE,OFFSET", device], cancellationToken);
+        if (code != 0)
+        {
+            throw new VolumeException($"wipefs could not list the signatures on {device} (exit {code}): {error.Trim()}");
+        }
+
+        var found = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => string.Join(" at ", line.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        return string.Join(", ", found) is { Length: > 0 } text ? text : null;
     }
 
     public static async Task FormatAsync(string device, string fsType, CancellationToken cancellationToken)
@@ -95,12 +126,18 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
         }
     }
 
-    private string? ReadSerial(string device)
+    private static async Task<long?> SizeAsync(string device, CancellationToken cancellationToken)
     {
-        var path = Path.Join(sysfsRoot, "block", Path.GetFileName(device), "device", "serial");
+        var (code, output, _) = await RunAsync("blockdev", ["--getsize64", device], cancellationToken);
+        return code == 0 && long.TryParse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture, out var size) ? size : null;
+    }
+
+    /// <summary>An attribute of the device's sysfs device directory ("serial" on NVMe; "devtype" is "vbd" on Xen), or null.</summary>
+    private string? DeviceAttribute(string device, string name)
+    {
         try
         {
-            return File.ReadAllText(path).Trim();
+            return File.ReadAllText(Path.Join(sysfsRoot, "block", Path.GetFileName(device), "device", name)).Trim();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -123,7 +160,7 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new VolumeException($"could not run {program} ({ex.Message}); the plugin needs util-linux, e2fsprogs and xfsprogs", ex);
+            throw new VolumeException($"could not run {program} ({ex.Message}); the plugin needs util-linux (blkid, wipefs, blockdev), e2fsprogs and xfsprogs", ex);
         }
 
         using var owned = process;

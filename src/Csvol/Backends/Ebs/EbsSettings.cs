@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -12,6 +13,7 @@ internal sealed record EbsSettings
     public const string EndpointVariable = "CSVOL_EBS_ENDPOINT_URL";
     public const string DeviceRootVariable = "CSVOL_EBS_DEVICE_ROOT";
     public const string SysfsRootVariable = "CSVOL_EBS_SYSFS_ROOT";
+    public const string AttachTimeoutVariable = "CSVOL_EBS_ATTACH_TIMEOUT";
 
     public string Cluster { get; init; } = "default";
 
@@ -35,6 +37,9 @@ internal sealed record EbsSettings
 
     public string SysfsRoot { get; init; } = "/sys";
 
+    /// <summary>How long an attach or a detach may take before csvol undoes it (attach) or gives up waiting (detach).</summary>
+    public TimeSpan AttachTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
     public static EbsSettings From(IConfiguration configuration)
     {
         string? Value(string key) => configuration[key] is { Length: > 0 } v ? v.Trim() : null;
@@ -50,6 +55,7 @@ internal sealed record EbsSettings
             SessionToken = Value("AWS_SESSION_TOKEN"),
             DeviceRoot = AbsolutePath(DeviceRootVariable, Value(DeviceRootVariable)) ?? "/dev",
             SysfsRoot = AbsolutePath(SysfsRootVariable, Value(SysfsRootVariable)) ?? "/sys",
+            AttachTimeout = Seconds(AttachTimeoutVariable, Value(AttachTimeoutVariable)) ?? TimeSpan.FromSeconds(90),
         };
         if (settings.Cluster.Length > EbsOptions.MaxTagValue || settings.Cluster.Contains('/', StringComparison.Ordinal))
         {
@@ -70,15 +76,24 @@ internal sealed record EbsSettings
         return settings;
     }
 
-    /// <summary>CreateVolume's idempotency token: the same volume name in the same cluster always asks for the same volume.</summary>
-    public string ClientToken(string name, string? salt = null) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Cluster + "/" + name + (salt is null ? "" : "/" + salt))))[..64];
+    /// <summary>
+    /// CreateVolume's idempotency token: the same volume name in the same cluster always asks for the same volume.
+    /// <paramref name="generation"/> counts earlier volumes of the name, since deleted (EC2 refuses their tokens).
+    /// </summary>
+    public string ClientToken(string name, int generation = 0) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Cluster + "/" + name + (generation == 0 ? "" : "/" + generation.ToString(CultureInfo.InvariantCulture)))))[..64];
 
     private static Uri? Url(string variable, string? text) =>
         text is null ? null
         : Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
             ? url
             : throw new InvalidOperationException($"{variable} must be an http:// or https:// URL, not \"{text}\"");
+
+    private static TimeSpan? Seconds(string variable, string? text) =>
+        text is null ? null
+        : Hosting.SecondsAttribute.Parse(text) is { TotalSeconds: >= 1 and <= 3600 } seconds
+            ? seconds
+            : throw new InvalidOperationException($"{variable} must be a whole number of seconds from 1 to 3600, not \"{text}\"");
 
     private static string? AbsolutePath(string variable, string? text) =>
         text is null ? null

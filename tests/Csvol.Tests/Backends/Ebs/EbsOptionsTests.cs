@@ -128,6 +128,9 @@ public sealed class EbsOptionsTests : IDisposable
         Assert.Equal(settings.ClientToken("db"), settings.ClientToken("db"));
         Assert.NotEqual(settings.ClientToken("db"), new EbsSettings().ClientToken("db"));
         Assert.Matches("^[0-9a-f]{64}$", settings.ClientToken("db"));
+        Assert.Equal(settings.ClientToken("db", 0), settings.ClientToken("db"));
+        Assert.Equal(3, new[] { 0, 1, 2 }.Select(g => settings.ClientToken("db", g)).Distinct().Count());
+        Assert.Equal(settings.ClientToken("db", 2), new EbsSettings { Cluster = "prod" }.ClientToken("db", 2));
     }
 
     private static Dictionary<string, string> Parse(string given) =>
