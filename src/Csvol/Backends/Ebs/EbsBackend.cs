@@ -42,6 +42,9 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private AmazonEC2Client? _ec2;
     private readonly ConcurrentDictionary<string, string> _attachedDevices = new(StringComparer.Ordinal);
 
+    /// <summary>Where each volume (by id) was attached when EC2 last described it (a Describe or a discovery).</summary>
+    private readonly ConcurrentDictionary<string, string> _lastAttachment = new(StringComparer.Ordinal);
+
     public EbsBackend(EbsSettings settings, ResiliencePipeline pipeline, IMounter mounter, TimeProvider time, ILogger<EbsBackend> logger)
     {
         _settings = settings;
@@ -150,6 +153,8 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidVolume.NotFound")
         {
         }
+
+        _ = _lastAttachment.TryRemove(id, out _);
     }
 
     public Task PurgeAsync(VolumeRecord volume, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -190,6 +195,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
             var page = await Ec2Async("DescribeVolumes", (ec2, t) => ec2.DescribeVolumesAsync(request, t), cancellationToken);
             foreach (var v in page.Volumes ?? [])
             {
+                Remember(v);
                 if (v.State == VolumeState.Deleting || v.State == VolumeState.Deleted || TagOf(v, EbsTags.VolumeName) is not { } name)
                 {
                     continue;
@@ -222,6 +228,11 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         if (_attachedDevices.TryGetValue(volume.Name, out var device))
         {
             status["device"] = device;
+        }
+
+        if (VolumeIdOf(volume) is { } id && _lastAttachment.TryGetValue(id, out var attachment))
+        {
+            status["attachedTo"] = attachment;
         }
     }
 
@@ -307,7 +318,13 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         {
             var answer = await Ec2Async("DescribeVolumes",
                 (ec2, t) => ec2.DescribeVolumesAsync(new DescribeVolumesRequest { VolumeIds = [volumeId] }, t), cancellationToken, "InvalidVolume.NotFound");
-            return answer.Volumes?.FirstOrDefault();
+            var found = answer.Volumes?.FirstOrDefault();
+            if (found is not null)
+            {
+                Remember(found);
+            }
+
+            return found;
         }
         catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidVolume.NotFound")
         {
@@ -343,6 +360,11 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 1000));
         }
     }
+
+    private void Remember(Volume volume) =>
+        _lastAttachment[volume.VolumeId] = volume.Attachments is { Count: > 0 } a
+            ? $"{a[0].InstanceId} ({a[0].State} at {a[0].Device})"
+            : "none";
 
     private static string AttachmentText(Volume volume) =>
         volume.Attachments is { Count: > 0 } a ? $", {a[0].State} to {a[0].InstanceId}" : "";
