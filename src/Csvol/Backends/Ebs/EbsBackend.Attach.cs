@@ -1,6 +1,6 @@
 using Amazon.EC2;
 using Amazon.EC2.Model;
-using Csvol.Linux;
+using Csvol.Backends.Disks;
 using Csvol.Volumes;
 
 namespace Csvol.Backends.Ebs;
@@ -26,50 +26,11 @@ internal sealed partial class EbsBackend
         var device = await _devices.FindAsync(
             id, attached.Attachments?.FirstOrDefault(a => a.InstanceId == self.InstanceId)?.Device, attached.Size ?? 0, cancellationToken);
         _attachedDevices[volume.Name] = device;
-
-        Directory.CreateDirectory(mountpoint);
-        _mounter.Unmount(mountpoint); // never stack mounts
-        var fsType = await EbsDevices.ProbeAsync(device, cancellationToken);
-        var formatted = TagOf(attached, EbsTags.Formatted);
-        if (fsType is not null)
-        {
-            if (formatted is null)
-            {
-                await TagFormattedAsync(id, fsType, cancellationToken); // formatted by a Mount that stopped before tagging
-            }
-
-            _mounter.Mount(device, mountpoint, fsType, MountFlags.None, null);
-            return;
-        }
-
-        if (formatted is not null)
-        {
-            throw new VolumeException(
-                $"refusing to format: the volume was formatted before ({EbsTags.Formatted}={formatted} on {id}) and blkid sees no file system on {device}; " +
-                "its data may be damaged or the device not yet readable. Check it by hand (e.g. from a snapshot); csvol never formats it again");
-        }
-
-        if (await EbsDevices.SignaturesAsync(device, cancellationToken) is { } signatures)
-        {
-            throw new VolumeException(
-                $"refusing to format {device} of volume \"{volume.Name}\" ({id}): blkid sees no file system but wipefs finds {signatures}; " +
-                "csvol formats only blank disks and mounts whole-disk file systems (a partitioned volume, e.g. from a root-disk snapshot, needs mounting by hand)");
-        }
-
-        fsType = volume.Options[EbsOptions.FsType];
-        LogFormatting(volume.Name, id, device, fsType);
-        await EbsDevices.FormatAsync(device, fsType, cancellationToken);
-        _mounter.Mount(device, mountpoint, fsType, MountFlags.None, null);
-        try
-        {
-            ApplyRoot(volume.Options, mountpoint);
-            await TagFormattedAsync(id, fsType, cancellationToken);
-        }
-        catch
-        {
-            _mounter.Unmount(mountpoint);
-            throw;
-        }
+        await _formatOnce.MountAsync(
+            new DiskToMount(volume.Name, id, device, volume.Options, TagOf(attached, EbsTags.Formatted), EbsTags.Formatted),
+            mountpoint,
+            (fsType, t) => Ec2Async("CreateTags", (ec2, t2) => ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [id], Tags = [new Tag(EbsTags.Formatted, fsType)] }, t2), t),
+            cancellationToken);
     }
 
     public async Task UnmountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken)
@@ -230,26 +191,6 @@ internal sealed partial class EbsBackend
         var free = DeviceNames.Where(n => !used.Contains(n)).ToList();
         return free.FirstOrDefault(n => !_failedNames.Contains(n)) ?? free.FirstOrDefault()
             ?? throw new VolumeException($"instance {instanceId} has no free device name left in {DeviceNames[0]}-{DeviceNames[^1]}");
-    }
-
-    private Task TagFormattedAsync(string id, string fsType, CancellationToken cancellationToken) =>
-        Ec2Async("CreateTags",
-            (ec2, t) => ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [id], Tags = [new Tag(EbsTags.Formatted, fsType)] }, t), cancellationToken);
-
-    /// <summary>Owner and mode of a new file system's root, so a container that is not root can write to it.</summary>
-    private static void ApplyRoot(IReadOnlyDictionary<string, string> options, string root)
-    {
-        uint? Id(string key) => options.TryGetValue(key, out var v) ? uint.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
-        var (uid, gid) = (Id(EbsOptions.Uid), Id(EbsOptions.Gid));
-        if (uid is not null || gid is not null)
-        {
-            Libc.Lchown(root, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
-        }
-
-        if (options.TryGetValue(EbsOptions.Mode, out var mode))
-        {
-            File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32(mode, 8));
-        }
     }
 
     /// <summary>A small thread-safe set of device names.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using Amazon.EC2;
 using Amazon.EC2.Model;
 using Amazon.Runtime;
+using Csvol.Backends.Disks;
 using Csvol.Mounting;
 using Csvol.Resilience;
 using Csvol.Volumes;
@@ -38,6 +39,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private readonly ILogger<EbsBackend> _logger;
     private readonly InstanceMetadata _metadata;
     private readonly EbsDevices _devices;
+    private readonly FormatOnce _formatOnce;
     private readonly SemaphoreSlim _clientOnce = new(1, 1);
     private AmazonEC2Client? _ec2;
     private readonly ConcurrentDictionary<string, string> _attachedDevices = new(StringComparer.Ordinal);
@@ -45,8 +47,9 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     /// <summary>Where each volume (by id) was attached when EC2 last described it (a Describe or a discovery).</summary>
     private readonly ConcurrentDictionary<string, string> _lastAttachment = new(StringComparer.Ordinal);
 
-    public EbsBackend(EbsSettings settings, ResiliencePipeline pipeline, IMounter mounter, TimeProvider time, ILogger<EbsBackend> logger)
+    public EbsBackend(EbsSettings settings, ResiliencePipeline pipeline, IMounter mounter, FormatOnce formatOnce, TimeProvider time, ILogger<EbsBackend> logger)
     {
+        _formatOnce = formatOnce;
         _settings = settings;
         _pipeline = pipeline;
         _mounter = mounter;

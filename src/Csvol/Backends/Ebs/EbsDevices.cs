@@ -1,11 +1,10 @@
-using System.Diagnostics;
+using Csvol.Backends.Disks;
 using Csvol.Volumes;
 
 namespace Csvol.Backends.Ebs;
 
 /// <summary>
-/// Finds an attached volume's block device and proves it is that volume (its NVMe serial), then probes and formats it.
-/// Programs run with an argument list, never through a shell.
+/// Finds an attached volume's block device and proves it is that volume (its NVMe serial; on Xen its name and size).
 /// </summary>
 internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvider time)
 {
@@ -30,7 +29,7 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
         {
             foreach (var candidate in candidates)
             {
-                if (Resolve(candidate) is not { } device)
+                if (DiskTools.Resolve(candidate) is not { } device)
                 {
                     continue;
                 }
@@ -43,7 +42,7 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
 
                 if (found is null && candidate == byName && DeviceAttribute(device, "devtype") == "vbd")
                 {
-                    var size = await SizeAsync(device, cancellationToken);
+                    var size = await DiskTools.SizeAsync(device, cancellationToken);
                     if (size == (long)sizeGiB << 30)
                     {
                         return device;
@@ -67,71 +66,6 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
         }
     }
 
-    /// <summary>The file system blkid finds on <paramref name="device"/>, or null when it finds none.</summary>
-    public static async Task<string?> ProbeAsync(string device, CancellationToken cancellationToken)
-    {
-        var (code, output, error) = await RunAsync("blkid", ["-p", "-o", "value", "-s", "TYPE", device], cancellationToken);
-        return code switch
-        {
-            0 when output.Trim().Length > 0 => output.Trim(),
-            0 or 2 => null, // 2: nothing identified
-            _ => throw new VolumeException($"blkid could not probe {device} (exit {code}): {error.Trim()}"),
-        };
-    }
-
-    /// <summary>
-    /// What wipefs finds on a device blkid calls blank ("dos at 0x1fe"), or null when it finds nothing. blkid's TYPE
-    /// misses partition tables (a volume made from a whole-disk snapshot has one): formatting over that loses data.
-    /// </summary>
-    public static async Task<string?> SignaturesAsync(string device, CancellationToken cancellationToken)
-    {
-        var (code, output, error) = await RunAsync("wipefs", ["--no-act", "--noheadings", "--output", "TYPE,OFFSET", device], cancellationToken);
-        if (code != 0)
-        {
-            throw new VolumeException($"wipefs could not list the signatures on {device} (exit {code}): {error.Trim()}");
-        }
-
-        var found = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(line => string.Join(" at ", line.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-        return string.Join(", ", found) is { Length: > 0 } text ? text : null;
-    }
-
-    public static async Task FormatAsync(string device, string fsType, CancellationToken cancellationToken)
-    {
-        var (program, arguments) = fsType == EbsOptions.Xfs
-            ? ("mkfs.xfs", new[] { "-q", "-f", device })
-            : ("mkfs.ext4", new[] { "-q", "-F", device });
-        var (code, _, error) = await RunAsync(program, arguments, cancellationToken);
-        if (code != 0)
-        {
-            throw new VolumeException($"{program} failed on {device} (exit {code}): {error.Trim()}");
-        }
-    }
-
-    private static string? Resolve(string link)
-    {
-        try
-        {
-            if (!File.Exists(link) && !Directory.Exists(link) && new FileInfo(link).LinkTarget is null)
-            {
-                return null;
-            }
-
-            var target = File.ResolveLinkTarget(link, returnFinalTarget: true)?.FullName ?? link;
-            return File.Exists(target) || Path.Exists(target) ? target : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
-    private static async Task<long?> SizeAsync(string device, CancellationToken cancellationToken)
-    {
-        var (code, output, _) = await RunAsync("blockdev", ["--getsize64", device], cancellationToken);
-        return code == 0 && long.TryParse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture, out var size) ? size : null;
-    }
-
     /// <summary>An attribute of the device's sysfs device directory ("serial" on NVMe; "devtype" is "vbd" on Xen), or null.</summary>
     private string? DeviceAttribute(string device, string name)
     {
@@ -143,30 +77,5 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
         {
             return null;
         }
-    }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(string program, string[] arguments, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new VolumeException($"could not start {program}");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new VolumeException($"could not run {program} ({ex.Message}); the plugin needs util-linux (blkid, wipefs, blockdev), e2fsprogs and xfsprogs", ex);
-        }
-
-        using var owned = process;
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        return (process.ExitCode, await output, await error);
     }
 }

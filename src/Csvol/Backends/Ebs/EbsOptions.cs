@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Csvol.Backends.Disks;
 
 namespace Csvol.Backends.Ebs;
 
@@ -13,15 +14,15 @@ internal static class EbsOptions
     public const string Encrypted = "encrypted";
     public const string KmsKeyId = "kmsKeyId";
     public const string SnapshotId = "snapshotId";
-    public const string FsType = "fsType";
+    public const string FsType = DiskOptions.FsType;
     public const string AvailabilityZone = "availabilityZone";
     public const string Tags = "tags";
-    public const string Uid = "uid";
-    public const string Gid = "gid";
-    public const string Mode = "mode";
+    public const string Uid = DiskOptions.Uid;
+    public const string Gid = DiskOptions.Gid;
+    public const string Mode = DiskOptions.Mode;
 
-    public const string Ext4 = "ext4";
-    public const string Xfs = "xfs";
+    public const string Ext4 = DiskOptions.Ext4;
+    public const string Xfs = DiskOptions.Xfs;
 
     /// <summary>EC2's limit of tags per resource.</summary>
     public const int MaxTags = 50;
@@ -69,16 +70,13 @@ internal static class EbsOptions
             raw => raw.Trim().ToLowerInvariant() is var id && id.StartsWith("snap-", StringComparison.Ordinal) && id.Length > 5 && id[5..].All(char.IsAsciiHexDigitLower)
                 ? OptionValue.Valid(id)
                 : OptionValue.Invalid("a snapshot id such as snap-0123456789abcdef0")),
-        VolumeOptionSpec.Choice(FsType, "file system made on a new volume", Ext4, Ext4, Xfs),
         new(AvailabilityZone, "availability zone (default: the instance's)",
             raw => raw.Trim().ToLowerInvariant() is { Length: >= 4 and <= 32 } zone && zone.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')
                 && char.IsAsciiDigit(zone[^2]) && char.IsAsciiLetterLower(zone[^1])
                 ? OptionValue.Valid(zone)
                 : OptionValue.Invalid("an availability zone such as us-east-1a")),
         new(Tags, "tags for the volume: Key=Value,Key2=Value2", NormalizeTags),
-        VolumeOptionSpec.Id(Uid, "owner of the root directory of a newly formatted volume"),
-        VolumeOptionSpec.Id(Gid, "group of the root directory of a newly formatted volume"),
-        VolumeOptionSpec.OctalMode(Mode, "permissions of the root directory of a newly formatted volume"),
+        .. DiskOptions.Specs,
     ];
 
     /// <summary>Rules across options; <paramref name="fixedTags"/> is how many tags csvol and the plugin settings add.</summary>

@@ -1,3 +1,4 @@
+using Csvol.Backends.Disks;
 using Csvol.Backends.Ebs;
 using Csvol.Mounting;
 using Csvol.Volumes;
@@ -18,7 +19,8 @@ public sealed class EbsOptionsTests : IDisposable
     {
         _backend = new EbsBackend(
             new EbsSettings { ExtraTags = [new("team", "storage"), new("env", "test")] },
-            ResiliencePipeline.Empty, Mock.Of<IMounter>(), TimeProvider.System, NullLogger<EbsBackend>.Instance);
+            ResiliencePipeline.Empty, Mock.Of<IMounter>(), new FormatOnce(Mock.Of<IMounter>(), NullLogger<FormatOnce>.Instance),
+            TimeProvider.System, NullLogger<EbsBackend>.Instance);
         _sut = new OptionNormalizer(_backend);
     }
 
