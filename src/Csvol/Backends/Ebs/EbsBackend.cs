@@ -115,11 +115,11 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private async Task<CreateResult> AdoptAsync(VolumeRecord volume, Volume existing, CancellationToken cancellationToken)
     {
         var options = OptionsOf(existing);
-        if (options is null || !options.OrderBy(o => o.Key).SequenceEqual(volume.Options.OrderBy(o => o.Key)))
+        if (options is null || !DiskTags.Same(options, volume.Options))
         {
             throw new VolumeException(options is null
                 ? $"EBS volume {existing.VolumeId} is tagged {EbsTags.VolumeName}={volume.Name} in cluster \"{_settings.Cluster}\" but carries no readable {EbsTags.Options} tag; remove or retag it"
-                : $"EBS volume {existing.VolumeId} for \"{volume.Name}\" already exists with other options: {EbsOptions.Difference(options, volume.Options)}; create it with the same options or remove it first");
+                : $"EBS volume {existing.VolumeId} for \"{volume.Name}\" already exists with other options: {DiskTags.Difference(options, volume.Options)}; create it with the same options or remove it first");
         }
 
         var ready = await WaitForStateAsync(existing.VolumeId, "available or in-use", v => v.State != VolumeState.Creating, CreateBound, cancellationToken);
@@ -269,12 +269,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         };
         var chunks = EbsOptions.ToTagValues(options);
         tags.AddRange(chunks.Select((chunk, i) => new Tag(EbsTags.OptionsKey(i), chunk)));
-        tags.AddRange(_settings.ExtraTags.Where(e => !options.ContainsKey(EbsOptions.Tags) || !EbsOptions.ParseTags(options[EbsOptions.Tags]).Any(u => u.Key == e.Key))
-            .Select(e => new Tag(e.Key, e.Value)));
-        if (options.TryGetValue(EbsOptions.Tags, out var user))
-        {
-            tags.AddRange(EbsOptions.ParseTags(user).Select(u => new Tag(u.Key, u.Value)));
-        }
+        tags.AddRange(DiskTags.UserAndExtra(options, EbsOptions.Tags, _settings.ExtraTags).Select(t => new Tag(t.Key, t.Value)));
 
         var request = new CreateVolumeRequest
         {
@@ -447,14 +442,5 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private static string? TagOf(Volume volume, string key) => volume.Tags?.FirstOrDefault(t => t.Key == key)?.Value;
 
     /// <summary>The options the creating host recorded, read back from the <c>csvol/options</c> tags.</summary>
-    private static SortedDictionary<string, string>? OptionsOf(Volume volume)
-    {
-        var text = "";
-        for (var i = 0; TagOf(volume, EbsTags.OptionsKey(i)) is { } chunk; i++)
-        {
-            text += chunk;
-        }
-
-        return text.Length == 0 ? null : EbsOptions.Decode(text);
-    }
+    private static SortedDictionary<string, string>? OptionsOf(Volume volume) => DiskTags.FromTagValues(i => TagOf(volume, EbsTags.OptionsKey(i)));
 }

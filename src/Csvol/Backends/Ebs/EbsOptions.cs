@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Csvol.Backends.Disks;
 
 namespace Csvol.Backends.Ebs;
@@ -28,6 +27,9 @@ internal static class EbsOptions
     public const int MaxTags = 50;
     public const int MaxTagKey = 128;
     public const int MaxTagValue = 256;
+
+    /// <summary>EC2's limits on tags, and the keys csvol writes.</summary>
+    public static readonly TagRules TagRules = new("AWS", MaxTags, MaxTagKey, MaxTagValue, EbsTags.Prefix, [EbsTags.NameTag], ["aws:"], "");
 
     private static readonly string[] Types = ["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
 
@@ -75,7 +77,7 @@ internal static class EbsOptions
                 && char.IsAsciiDigit(zone[^2]) && char.IsAsciiLetterLower(zone[^1])
                 ? OptionValue.Valid(zone)
                 : OptionValue.Invalid("an availability zone such as us-east-1a")),
-        new(Tags, "tags for the volume: Key=Value,Key2=Value2", NormalizeTags),
+        new(Tags, "tags for the volume: Key=Value,Key2=Value2", raw => DiskTags.Normalize(raw, TagRules)),
         .. DiskOptions.Specs,
     ];
 
@@ -141,130 +143,15 @@ internal static class EbsOptions
             : null;
     }
 
-    /// <summary>Tags as <c>Key=Value,Key2=Value2</c>, in order; the text was validated by <see cref="NormalizeTags"/> or the settings.</summary>
-    public static List<KeyValuePair<string, string>> ParseTags(string text)
-    {
-        var tags = new List<KeyValuePair<string, string>>();
-        foreach (var pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            tags.Add(equals < 0 ? new(pair, "") : new(pair[..equals].Trim(), pair[(equals + 1)..].Trim()));
-        }
+    /// <summary>Tags as <c>Key=Value,Key2=Value2</c>, in order.</summary>
+    public static List<KeyValuePair<string, string>> ParseTags(string text) => DiskTags.Parse(text);
 
-        return tags;
-    }
-
-    /// <summary>Null when every tag is one a user may set, otherwise what is wrong.</summary>
-    public static string? CheckTags(IReadOnlyList<KeyValuePair<string, string>> tags)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (key, value) in tags)
-        {
-            if (key.Length is 0 or > MaxTagKey)
-            {
-                return $"tag keys of 1-{MaxTagKey} characters (\"{Shorten(key)}\" has {key.Length})";
-            }
-
-            if (value.Length > MaxTagValue)
-            {
-                return $"tag values of at most {MaxTagValue} characters (the value of \"{key}\" has {value.Length})";
-            }
-
-            if (key.StartsWith("aws:", StringComparison.OrdinalIgnoreCase))
-            {
-                return $"tag keys that do not start with \"aws:\" (reserved by AWS): \"{key}\"";
-            }
-
-            if (key.StartsWith(EbsTags.Prefix, StringComparison.Ordinal) || key == EbsTags.NameTag)
-            {
-                return $"tag keys other than \"{EbsTags.NameTag}\" and \"{EbsTags.Prefix}*\" (csvol's own): \"{key}\"";
-            }
-
-            if (!seen.Add(key))
-            {
-                return $"each tag key once (\"{key}\" is repeated)";
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The options as one text (keys sorted, values escaped), split over as many tag values as it takes.</summary>
-    public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options)
-    {
-        var text = Encode(options);
-        var chunks = new List<string>();
-        for (var start = 0; start < text.Length; start += MaxTagValue)
-        {
-            chunks.Add(text.Substring(start, Math.Min(MaxTagValue, text.Length - start)));
-        }
-
-        return chunks;
-    }
-
-    public static string Encode(IReadOnlyDictionary<string, string> options)
-    {
-        var text = new StringBuilder();
-        foreach (var (key, value) in options.OrderBy(o => o.Key, StringComparer.Ordinal))
-        {
-            _ = text.Append(text.Length == 0 ? "" : "&").Append(key).Append('=').Append(Uri.EscapeDataString(value));
-        }
-
-        return text.ToString();
-    }
-
-    /// <summary>The options written by <see cref="Encode"/>; null when the text is not that form.</summary>
-    public static SortedDictionary<string, string>? Decode(string text)
-    {
-        var options = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
-            {
-                return null;
-            }
-
-            options[pair[..equals]] = Uri.UnescapeDataString(pair[(equals + 1)..]);
-        }
-
-        return options;
-    }
-
-    /// <summary>The options that differ between two sets, as "key=a, not key=b".</summary>
-    public static string Difference(IReadOnlyDictionary<string, string> existing, IReadOnlyDictionary<string, string> wanted)
-    {
-        var keys = existing.Keys.Union(wanted.Keys).Order(StringComparer.Ordinal);
-        return string.Join("; ", keys
-            .Where(k => existing.GetValueOrDefault(k) != wanted.GetValueOrDefault(k))
-            .Select(k => $"{k}={existing.GetValueOrDefault(k) ?? "(unset)"}, not {k}={wanted.GetValueOrDefault(k) ?? "(unset)"}"));
-    }
+    /// <summary>The options as one text, split over as many tag values as it takes.</summary>
+    public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options) => DiskTags.ToTagValues(options, MaxTagValue);
 
     private static int OptionTagCount(IReadOnlyDictionary<string, string> options) => ToTagValues(options).Count;
-
-    private static OptionValue NormalizeTags(string raw)
-    {
-        var tags = ParseTags(raw);
-        if (tags.Count == 0)
-        {
-            return OptionValue.Invalid("Key=Value pairs separated by commas");
-        }
-
-        if (CheckTags(tags) is { } problem)
-        {
-            return OptionValue.Invalid(problem);
-        }
-
-        if (tags.Any(t => t.Key.Contains('=', StringComparison.Ordinal) || t.Value.Contains(',', StringComparison.Ordinal)))
-        {
-            return OptionValue.Invalid("Key=Value pairs separated by commas");
-        }
-
-        return OptionValue.Valid(string.Join(',', tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key + "=" + t.Value)));
-    }
 
     private static int? PositiveInt(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
 
-    private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }

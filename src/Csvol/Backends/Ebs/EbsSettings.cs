@@ -1,4 +1,5 @@
 using System.Globalization;
+using Csvol.Backends.Disks;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -62,17 +63,7 @@ internal sealed record EbsSettings
             throw new InvalidOperationException($"{ClusterVariable} must be at most {EbsOptions.MaxTagValue} characters without '/'");
         }
 
-        if (Value(ExtraTagsVariable) is { } extra)
-        {
-            var tags = EbsOptions.ParseTags(extra);
-            if (EbsOptions.CheckTags(tags) is { } problem)
-            {
-                throw new InvalidOperationException($"{ExtraTagsVariable} must be Key=Value,Key2=Value2 with {problem}");
-            }
-
-            settings = settings with { ExtraTags = tags };
-        }
-
+        settings = settings with { ExtraTags = DiskTags.FromSetting(ExtraTagsVariable, Value(ExtraTagsVariable), EbsOptions.TagRules) };
         return settings;
     }
 

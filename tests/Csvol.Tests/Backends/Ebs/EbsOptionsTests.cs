@@ -31,7 +31,7 @@ public sealed class EbsOptionsTests : IDisposable
     {
         var options = _sut.Normalize(new Dictionary<string, string> { ["size"] = "10G" }).Stored;
 
-        Assert.Equal("encrypted=true&fsType=ext4&size=10&type=gp3", EbsOptions.Encode(options));
+        Assert.Equal("encrypted=true&fsType=ext4&size=10&type=gp3", DiskTags.Encode(options));
     }
 
     [Theory]
@@ -108,7 +108,7 @@ public sealed class EbsOptionsTests : IDisposable
 
         Assert.Equal(2, chunks.Count);
         Assert.All(chunks, c => Assert.True(c.Length <= 256));
-        Assert.Equal(options, EbsOptions.Decode(string.Concat(chunks)));
+        Assert.Equal(options, DiskTags.Decode(string.Concat(chunks)));
     }
 
     [Fact]
