@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Csvol.Backends.Disks;
 
 /// <summary>The options every cloud-disk backend takes alike: the file system of a new disk and its root's owner and mode.</summary>
@@ -17,4 +19,25 @@ internal static class DiskOptions
         VolumeOptionSpec.Id(Gid, "group of the root directory of a newly formatted volume"),
         VolumeOptionSpec.OctalMode(Mode, "permissions of the root directory of a newly formatted volume"),
     ];
+
+    /// <summary>A disk size in whole GiB: <c>10</c>, <c>10g</c> or <c>10GiB</c>.</summary>
+    public static VolumeOptionSpec SizeGiB(string name, string description) =>
+        new(name, description, raw => PositiveInt(raw.Trim().ToLowerInvariant().Replace("gib", "", StringComparison.Ordinal).TrimEnd('g')) is { } gib
+            ? OptionValue.Valid(gib.ToString(CultureInfo.InvariantCulture))
+            : OptionValue.Invalid("a whole number of GiB such as 10 or 10g"));
+
+    /// <summary>A positive whole number (IOPS, MiB/s).</summary>
+    public static VolumeOptionSpec Count(string name, string description) =>
+        new(name, description, raw => PositiveInt(raw.Trim()) is { } n
+            ? OptionValue.Valid(n.ToString(CultureInfo.InvariantCulture))
+            : OptionValue.Invalid("a positive whole number"));
+
+    /// <summary>One of <paramref name="choices"/>, matched without regard to case and written as the cloud spells it.</summary>
+    public static VolumeOptionSpec Named(string name, string description, string? defaultValue, params string[] choices) =>
+        new(name, description, raw => choices.FirstOrDefault(c => string.Equals(c, raw.Trim(), StringComparison.OrdinalIgnoreCase)) is { } choice
+            ? OptionValue.Valid(choice)
+            : OptionValue.Invalid($"one of {string.Join(", ", choices)}"), defaultValue);
+
+    public static int? PositiveInt(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
 }

@@ -54,15 +54,10 @@ internal static class EbsOptions
 
     public static IReadOnlyList<VolumeOptionSpec> Specs { get; } =
     [
-        new(Size, "size in GiB (gp2/gp3 1-16384, io1/io2 4-16384, st1/sc1 125-16384, standard 1-1024); needed unless snapshotId is given",
-            raw => PositiveInt(raw.Trim().ToLowerInvariant().Replace("gib", "", StringComparison.Ordinal).TrimEnd('g')) is { } gib
-                ? OptionValue.Valid(gib.ToString(CultureInfo.InvariantCulture))
-                : OptionValue.Invalid("a whole number of GiB such as 10 or 10g")),
+        DiskOptions.SizeGiB(Size, "size in GiB (gp2/gp3 1-16384, io1/io2 4-16384, st1/sc1 125-16384, standard 1-1024); needed unless snapshotId is given"),
         VolumeOptionSpec.Choice(Type, "EBS volume type", "gp3", Types),
-        new(Iops, "provisioned IOPS: gp3 3000-16000, io1/io2 100-64000 (needed for io1/io2)",
-            raw => PositiveInt(raw.Trim()) is { } n ? OptionValue.Valid(n.ToString(CultureInfo.InvariantCulture)) : OptionValue.Invalid("a positive whole number")),
-        new(Throughput, "gp3 only: MiB/s, 125-1000",
-            raw => PositiveInt(raw.Trim()) is { } n ? OptionValue.Valid(n.ToString(CultureInfo.InvariantCulture)) : OptionValue.Invalid("a positive whole number")),
+        DiskOptions.Count(Iops, "provisioned IOPS: gp3 3000-16000, io1/io2 100-64000 (needed for io1/io2)"),
+        DiskOptions.Count(Throughput, "gp3 only: MiB/s, 125-1000"),
         VolumeOptionSpec.Flag(Encrypted, "encrypt the volume (default true)") with { Default = "true" },
         new(KmsKeyId, "KMS key (id, alias or ARN) for an encrypted volume; default: the account's EBS key",
             raw => raw.Trim() is { Length: > 0 and <= 2048 } key && !key.Any(char.IsWhiteSpace)
@@ -150,8 +145,4 @@ internal static class EbsOptions
     public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options) => DiskTags.ToTagValues(options, MaxTagValue);
 
     private static int OptionTagCount(IReadOnlyDictionary<string, string> options) => ToTagValues(options).Count;
-
-    private static int? PositiveInt(string text) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
-
 }

@@ -43,28 +43,22 @@ internal sealed record EbsSettings
 
     public static EbsSettings From(IConfiguration configuration)
     {
-        string? Value(string key) => configuration[key] is { Length: > 0 } v ? v.Trim() : null;
+        string? Value(string key) => SettingText.Value(configuration, key);
 
-        var settings = new EbsSettings
+        return new EbsSettings
         {
-            Cluster = Value(ClusterVariable) ?? "default",
-            ImdsUrl = Url(ImdsUrlVariable, Value(ImdsUrlVariable)) ?? new Uri("http://169.254.169.254"),
-            Endpoint = Url(EndpointVariable, Value(EndpointVariable)) ?? Url("AWS_ENDPOINT_URL", Value("AWS_ENDPOINT_URL")),
+            Cluster = SettingText.Cluster(ClusterVariable, Value(ClusterVariable), EbsOptions.MaxTagValue),
+            ExtraTags = DiskTags.FromSetting(ExtraTagsVariable, Value(ExtraTagsVariable), EbsOptions.TagRules),
+            ImdsUrl = SettingText.Url(ImdsUrlVariable, Value(ImdsUrlVariable)) ?? new Uri("http://169.254.169.254"),
+            Endpoint = SettingText.Url(EndpointVariable, Value(EndpointVariable)) ?? SettingText.Url("AWS_ENDPOINT_URL", Value("AWS_ENDPOINT_URL")),
             Region = Value("AWS_REGION") ?? Value("AWS_DEFAULT_REGION"),
             AccessKeyId = Value("AWS_ACCESS_KEY_ID"),
             SecretAccessKey = Value("AWS_SECRET_ACCESS_KEY"),
             SessionToken = Value("AWS_SESSION_TOKEN"),
-            DeviceRoot = AbsolutePath(DeviceRootVariable, Value(DeviceRootVariable)) ?? "/dev",
-            SysfsRoot = AbsolutePath(SysfsRootVariable, Value(SysfsRootVariable)) ?? "/sys",
-            AttachTimeout = Seconds(AttachTimeoutVariable, Value(AttachTimeoutVariable)) ?? TimeSpan.FromSeconds(90),
+            DeviceRoot = SettingText.AbsolutePath(DeviceRootVariable, Value(DeviceRootVariable)) ?? "/dev",
+            SysfsRoot = SettingText.AbsolutePath(SysfsRootVariable, Value(SysfsRootVariable)) ?? "/sys",
+            AttachTimeout = SettingText.Seconds(AttachTimeoutVariable, Value(AttachTimeoutVariable), 1, 3600) ?? TimeSpan.FromSeconds(90),
         };
-        if (settings.Cluster.Length > EbsOptions.MaxTagValue || settings.Cluster.Contains('/', StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"{ClusterVariable} must be at most {EbsOptions.MaxTagValue} characters without '/'");
-        }
-
-        settings = settings with { ExtraTags = DiskTags.FromSetting(ExtraTagsVariable, Value(ExtraTagsVariable), EbsOptions.TagRules) };
-        return settings;
     }
 
     /// <summary>
@@ -73,21 +67,4 @@ internal sealed record EbsSettings
     /// </summary>
     public string ClientToken(string name, int generation = 0) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Cluster + "/" + name + (generation == 0 ? "" : "/" + generation.ToString(CultureInfo.InvariantCulture)))))[..64];
-
-    private static Uri? Url(string variable, string? text) =>
-        text is null ? null
-        : Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
-            ? url
-            : throw new InvalidOperationException($"{variable} must be an http:// or https:// URL, not \"{text}\"");
-
-    private static TimeSpan? Seconds(string variable, string? text) =>
-        text is null ? null
-        : Hosting.SecondsAttribute.Parse(text) is { TotalSeconds: >= 1 and <= 3600 } seconds
-            ? seconds
-            : throw new InvalidOperationException($"{variable} must be a whole number of seconds from 1 to 3600, not \"{text}\"");
-
-    private static string? AbsolutePath(string variable, string? text) =>
-        text is null ? null
-        : Path.IsPathFullyQualified(text) ? text.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/"
-        : throw new InvalidOperationException($"{variable} must be an absolute path, not \"{text}\"");
 }
