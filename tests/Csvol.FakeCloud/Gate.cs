@@ -25,6 +25,17 @@ internal sealed class Gate
         }
     }
 
+    public bool IsOpen
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open.Task.IsCompleted;
+            }
+        }
+    }
+
     public Task WaitAsync(CancellationToken cancellationToken)
     {
         lock (_lock)
