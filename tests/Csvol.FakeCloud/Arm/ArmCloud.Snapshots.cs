@@ -155,7 +155,7 @@ internal sealed partial class ArmCloud
             [
                 .. _disks.Values.OrderBy(d => d.TimeCreated).Select(d => ArmJson.Disk(d, DiskState(d))),
                 .. _snapshots.Values.OrderBy(s => s.TimeCreated).Select(ArmJson.Snapshot),
-                .. _vms.Values.Select(v => ArmJson.VirtualMachine(v, withInstanceView: false, now)),
+                .. _vms.Values.Select(v => ArmJson.VirtualMachine(v, v.ProvisioningState, withInstanceView: false, now)),
             ];
             var inGroup = all.Where(r => r["id"]!.GetValue<string>().StartsWith(
                 $"/subscriptions/{Subscription}/resourceGroups/{request.ResourceGroup}/", StringComparison.OrdinalIgnoreCase));

@@ -84,7 +84,13 @@ internal sealed partial class ArmCloud
         lock (_gate)
         {
             var vm = Vm(request.ResourceGroup!, request.Name!);
-            return new ArmAnswer(200, ArmJson.VirtualMachine(vm, expand.Equals("instanceView", StringComparison.OrdinalIgnoreCase), _time.GetUtcNow()));
+            var state = ReportedState(vm);
+            if (vm.Updating is { Done: true, InProgressPollsLeft: > 0 } operation)
+            {
+                operation.InProgressPollsLeft--;
+            }
+
+            return new ArmAnswer(200, ArmJson.VirtualMachine(vm, state, expand.Equals("instanceView", StringComparison.OrdinalIgnoreCase), _time.GetUtcNow()));
         }
     }
 
@@ -148,10 +154,18 @@ internal sealed partial class ArmCloud
         lock (_gate)
         {
             vm.Updating = operation;
-            var json = ArmJson.VirtualMachine(vm, withInstanceView: false, _time.GetUtcNow());
+            var json = ArmJson.VirtualMachine(vm, ReportedState(vm), withInstanceView: false, _time.GetUtcNow());
             return Accepted(request, operation, 200, json, withLocation: false);
         }
     }
+
+    /// <summary>
+    /// The SDK ignores the LRO headers of a PATCH answered 200 and polls the VM itself until its
+    /// provisioningState is final (cloud-apis.md), so a VM GET counts as a poll: it says Updating
+    /// <see cref="InProgressPolls"/> more times once the work is done.
+    /// </summary>
+    private static string ReportedState(ArmVm vm) =>
+        vm.Updating is { Done: true, InProgressPollsLeft: > 0 } ? "Updating" : vm.ProvisioningState;
 
     /// <summary>Checks and applies the requested data-disk list under the lock, all or nothing.</summary>
     private void ApplyDataDisks(ArmVm vm, JsonArray requested)

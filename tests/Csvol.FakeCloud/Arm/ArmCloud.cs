@@ -29,6 +29,7 @@ internal sealed partial class ArmCloud
         InProgressPolls = options.InProgressPolls;
         PollRetryAfter = options.PollRetryAfter;
         OperationDelay = options.OperationDelay;
+        PageSize = options.PageSize;
         if (options.MakesBlockDevices)
         {
             _files = new LoopDisks(options.DataDirectory!);
@@ -41,6 +42,8 @@ internal sealed partial class ArmCloud
     public TimeSpan? PollRetryAfter { get; set; }
 
     public TimeSpan OperationDelay { get; set; }
+
+    public int PageSize { get; set; }
 
     /// <summary>Closed: every operation started meanwhile stays InProgress, its change not made, until it opens.</summary>
     public Gate OperationGate { get; } = new();
@@ -294,7 +297,7 @@ internal sealed partial class ArmCloud
     {
         var skip = int.TryParse(request.Query["$skipToken"], NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
         var top = int.TryParse(request.Query["$top"], NumberStyles.None, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : int.MaxValue;
-        var size = Math.Min(_options.PageSize, top);
+        var size = Math.Min(PageSize, top);
         var body = new JsonObject { ["value"] = new JsonArray([.. items.Skip(skip).Take(size)]) };
         if (skip + size < items.Count)
         {

@@ -73,7 +73,7 @@ internal static class ArmJson
         return json;
     }
 
-    public static JsonObject VirtualMachine(ArmVm vm, bool withInstanceView, DateTimeOffset now)
+    public static JsonObject VirtualMachine(ArmVm vm, string provisioningState, bool withInstanceView, DateTimeOffset now)
     {
         var dataDisks = new JsonArray();
         foreach (var dataDisk in vm.DataDisks.OrderBy(d => d.Lun))
@@ -109,7 +109,7 @@ internal static class ArmJson
                 },
                 ["dataDisks"] = dataDisks,
             },
-            ["provisioningState"] = vm.ProvisioningState,
+            ["provisioningState"] = provisioningState,
         };
         if (withInstanceView)
         {
