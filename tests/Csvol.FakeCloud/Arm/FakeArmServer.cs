@@ -57,6 +57,9 @@ public sealed class FakeArmServer : IAsyncDisposable
     /// <inheritdoc cref="FakeArmOptions.PageSize"/>
     public int PageSize { get => _cloud.PageSize; set => _cloud.PageSize = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value)); }
 
+    /// <summary>Null (the default): any bearer token is accepted. Set: only this one, else 401 (a managed identity test sets IMDS's token).</summary>
+    public string? RequiredToken { get; set; }
+
     public static async Task<FakeArmServer> StartAsync(FakeArmOptions? options = null, TimeProvider? time = null)
     {
         options ??= new FakeArmOptions();
@@ -120,7 +123,8 @@ public sealed class FakeArmServer : IAsyncDisposable
         ArmAnswer answer;
         try
         {
-            if (!context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal))
+            var authorization = context.Request.Headers.Authorization.ToString();
+            if (!authorization.StartsWith("Bearer ", StringComparison.Ordinal) || (RequiredToken is { } token && authorization != "Bearer " + token))
             {
                 throw new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or not a Bearer token.");
             }
