@@ -182,6 +182,48 @@ public sealed class FakeArmServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PatchVm_ListWithoutADisk_DetachesIt()
+    {
+        Root.Require();
+        var kept = await CreateDiskAsync("kept", 1);
+        var dropped = await CreateDiskAsync("dropped", 1);
+        await AttachAsync(Vm, kept.Id, lun: 0);
+        await AttachAsync(Vm, dropped.Id, lun: 1);
+
+        var profile = new VirtualMachineStorageProfile();
+        profile.DataDisks.Add((await VmResource(Vm).GetAsync()).Value.Data.StorageProfile.DataDisks.Single(d => d.Lun == 0));
+        _ = await VmResource(Vm).UpdateAsync(WaitUntil.Completed, new VirtualMachinePatch { StorageProfile = profile });
+
+        Assert.Equal([0], (await VmResource(Vm).GetAsync()).Value.Data.StorageProfile.DataDisks.Select(d => d.Lun));
+        Assert.Equal(DiskState.Unattached, (await dropped.GetAsync()).Value.Data.DiskState);
+        Assert.False(Path.Exists(Path.Combine(_sut.DeviceRootOf(Group, Vm)!, "disk", "azure", "scsi1", "lun1")));
+    }
+
+    [Fact]
+    public async Task StickOperations_AttachInFlight_VmUpdatingNoDeviceAndSecondUpdateRefused()
+    {
+        Root.Require();
+        var disk = await CreateDiskAsync("data1", 1);
+        var other = await CreateDiskAsync("data2", 1);
+        var link = Path.Combine(_sut.DeviceRootOf(Group, Vm)!, "disk", "azure", "scsi1", "lun0");
+        _sut.StickOperations();
+
+        var attach = AttachAsync(Vm, disk.Id, lun: 0);
+        Assert.True(await Eventually.TrueAsync(async () =>
+            (await VmResource(Vm).GetAsync()).Value.Data.ProvisioningState == "Updating"));
+        var linkDuring = Path.Exists(link);
+        var owner = (await disk.GetAsync()).Value.Data.ManagedBy?.ToString();
+        var refused = await Assert.ThrowsAsync<RequestFailedException>(() => AttachAsync(Vm, other.Id, lun: 1));
+        _sut.ReleaseOperations();
+        await attach;
+
+        Assert.False(linkDuring);
+        Assert.Equal(VmId(Vm), owner);
+        Assert.Equal((409, "OperationNotAllowed"), (refused.Status, refused.ErrorCode));
+        Assert.True(Path.Exists(link));
+    }
+
+    [Fact]
     public async Task DeleteDisk_WhileAttached_ConflictThenDeletesOnceDetached()
     {
         Root.Require();
