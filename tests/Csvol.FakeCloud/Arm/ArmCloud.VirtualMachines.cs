@@ -113,6 +113,7 @@ internal sealed partial class ArmCloud
     {
         var body = request.Body as JsonObject ?? throw new ArmError(400, "InvalidRequestContent", "The request content was empty.");
         ArmVm vm;
+        ArmOperation operation;
         lock (_gate)
         {
             vm = Vm(request.ResourceGroup!, request.Name!);
@@ -127,9 +128,11 @@ internal sealed partial class ArmCloud
             }
 
             vm.ProvisioningState = "Updating";
+            operation = NewOperation();
+            vm.Updating = operation;
         }
 
-        var operation = await StartOperationAsync(
+        _ = await StartOperationAsync(
             async cancellationToken =>
             {
                 await SyncDevicesAsync(vm);
@@ -150,10 +153,10 @@ internal sealed partial class ArmCloud
                 {
                     vm.ProvisioningState = "Failed";
                 }
-            });
+            },
+            operation);
         lock (_gate)
         {
-            vm.Updating = operation;
             var json = ArmJson.VirtualMachine(vm, ReportedState(vm), withInstanceView: false, _time.GetUtcNow());
             return Accepted(request, operation, 200, json, withLocation: false);
         }

@@ -154,14 +154,9 @@ internal sealed partial class ArmCloud
     /// included) is made before the first answer; the monitor still answers InProgress
     /// <see cref="InProgressPolls"/> times, as the real service may.
     /// </summary>
-    private async Task<ArmOperation> StartOperationAsync(Func<CancellationToken, Task> change, Action<ArmError>? failed = null)
+    private async Task<ArmOperation> StartOperationAsync(Func<CancellationToken, Task> change, Action<ArmError>? failed = null, ArmOperation? operation = null)
     {
-        var operation = new ArmOperation { Id = Guid.NewGuid().ToString(), StartTime = _time.GetUtcNow(), InProgressPollsLeft = InProgressPolls };
-        lock (_gate)
-        {
-            _operations[operation.Id] = operation;
-        }
-
+        operation ??= NewOperation();
         var delay = OperationDelay;
         if (delay <= TimeSpan.Zero && OperationGate.IsOpen)
         {
@@ -189,6 +184,18 @@ internal sealed partial class ArmCloud
         {
             _ = _running.RemoveAll(t => t.IsCompleted);
             _running.Add(task);
+        }
+
+        return operation;
+    }
+
+    /// <summary>Registers an operation; call under the lock to tie it to a resource before the change starts.</summary>
+    private ArmOperation NewOperation()
+    {
+        var operation = new ArmOperation { Id = Guid.NewGuid().ToString(), StartTime = _time.GetUtcNow(), InProgressPollsLeft = InProgressPolls };
+        lock (_gate)
+        {
+            _operations[operation.Id] = operation;
         }
 
         return operation;
