@@ -15,7 +15,7 @@ public sealed class FakeEc2Server : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly Ec2Cloud _cloud;
-    private readonly Faults _faults = new();
+    private readonly FaultQueue<Ec2Error> _faults = new();
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
 
     private FakeEc2Server(WebApplication app, Ec2Cloud cloud)
