@@ -60,7 +60,7 @@ trap 'exit 130' INT TERM
 scripts/publish.sh ebs
 ebs_bin="$CSVOL_PUBLISH_DIR/ebs/csvol"
 if [[ -z ${BENCH_TOOL:-} ]]; then
-  dotnet build bench/Csvol.Bench -c Release -nologo -v quiet
+  dotnet build bench/Csvol.Bench -c Release -nologo -v quiet >&2
   BENCH_TOOL="$CSVOL_REPO_ROOT/bench/Csvol.Bench/bin/Release/net10.0/Csvol.Bench"
 fi
 
