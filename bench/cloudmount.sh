@@ -106,7 +106,8 @@ row "Unmount (unmount + detach), p50" ms "$(get .unmount_ms.p50)" "" "" "" \
   "$setup; both Unmounts of each volume (2n=$((2 * n))), p90 $(get .unmount_ms.p90) ms; detach delay ${DETACH_DELAY_MS} ms"
 
 if ((standalone)); then
-  # Run alone: the rows and the tool's line go to bench/results/cloudmount-<UTC time>.json, and section 5's lines of
+  # Run alone: the rows and the tool's line go to bench/results/cloudmount-<UTC time>.json (and cloudmount-latest.json,
+  # which latest.md points to when its section 5 comes from a run alone), and section 5's lines of
   # the Markdown table (as bench/report.sh writes them) to stdout, for pasting into latest.md.
   commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   [[ -z $(git status --porcelain -- src bench tests/Csvol.FakeCloud 2>/dev/null) ]] || commit="$commit+changes"
@@ -120,5 +121,6 @@ if ((standalone)); then
       else (.target[3:5] | sub("<="; "≤ ") | sub(">="; "≥ ")) + .target[5:] + " " + .unit end;
     def verdict: if .met == true then "met" elif .met == false then "**missed**" else "" end;
     "| \(.section) | \(.metric) | \(.unit) | \(.csvol | fmt) |  |  | \(target_text) | \(verdict) |"' "$out"
-  say "rows and the tool's JSON line: $saved"
+  cp "$saved" bench/results/cloudmount-latest.json
+  say "rows and the tool's JSON line: $saved (also cloudmount-latest.json)"
 fi
