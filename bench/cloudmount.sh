@@ -110,7 +110,7 @@ if ((standalone)); then
   # which latest.md points to when its section 5 comes from a run alone), and section 5's lines of
   # the Markdown table (as bench/report.sh writes them) to stdout, for pasting into latest.md.
   commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  [[ -z $(git status --porcelain -- src bench tests/Csvol.FakeCloud 2>/dev/null) ]] || commit="$commit+changes"
+  [[ -z $(git status --porcelain -- src bench tests/Csvol.FakeCloud ':!bench/results' 2>/dev/null) ]] || commit="$commit+changes"
   saved="bench/results/cloudmount-$(date -u +%Y%m%dT%H%M%SZ).json"
   jq -s --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$commit" --argjson tool "$r" \
     '{finished_at: $at, commit: $commit, run: "bench/cloudmount.sh alone", tool: $tool, rows: .}' "$out" >"$saved"
