@@ -25,6 +25,9 @@ internal sealed partial class Ec2Cloud(FakeEc2Options options, TimeProvider time
 
     public TimeSpan DetachDelay { get; set; } = options.DetachDelay;
 
+    /// <summary>See <see cref="FakeEc2Server.AttachCompleted"/>.</summary>
+    public Action<string, long>? AttachCompleted { get; set; }
+
     public Gate AttachGate { get; } = new();
 
     public Gate DetachGate { get; } = new();
