@@ -20,12 +20,15 @@ internal sealed partial class AzureDiskBackend
     /// <summary>LUNs an attach here got stuck or refused at: tried only after every other LUN.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _failedLuns = new();
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _attachedLuns = new(StringComparer.Ordinal);
+
     public async Task MountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken)
     {
         var self = await _metadata.GetAsync(cancellationToken);
         var (disk, lun) = await AttachHereAsync(volume.Name, self, cancellationToken);
         var device = await _devices.FindAsync(disk.Data.Name, lun, disk.Data.DiskSizeGB ?? 0, cancellationToken);
         _attachedDevices[volume.Name] = device;
+        _attachedLuns[volume.Name] = lun;
         await _formatOnce.MountAsync(
             new DiskToMount(volume.Name, disk.Data.Name, device, volume.Options, TagOf(disk.Data, AzureDiskTags.Formatted), AzureDiskTags.Formatted),
             mountpoint,
@@ -37,6 +40,7 @@ internal sealed partial class AzureDiskBackend
     {
         _mounter.Unmount(mountpoint);
         _ = _attachedDevices.TryRemove(volume.Name, out _);
+        _ = _attachedLuns.TryRemove(volume.Name, out _);
         var self = await _metadata.GetAsync(cancellationToken);
         if (await GetDiskAsync(DiskNameOf(volume.Name), cancellationToken) is { Data.ManagedBy: { } holder } disk && SameVm(holder, self))
         {

@@ -196,9 +196,10 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
         status[ZoneFact] = volume.Facts.GetValueOrDefault(ZoneFact) ?? "(none)";
         status["sku"] = volume.Options.GetValueOrDefault(AzureDiskOptions.Sku) ?? AzureDiskOptions.StandardSsdLrs;
         status["size"] = volume.Options.TryGetValue(AzureDiskOptions.Size, out var size) ? size + " GiB" : "(the snapshot's)";
-        if (_attachedDevices.TryGetValue(volume.Name, out var device))
+        if (_attachedDevices.TryGetValue(volume.Name, out var device) && _attachedLuns.TryGetValue(volume.Name, out var lun))
         {
             status["device"] = device;
+            status["lun"] = lun.ToString(CultureInfo.InvariantCulture);
         }
 
         if (_lastAttachment.TryGetValue(DiskNameOf(volume.Name), out var attachment))
