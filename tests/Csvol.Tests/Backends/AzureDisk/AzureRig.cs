@@ -95,7 +95,7 @@ internal sealed class AzureRig : IAsyncDisposable
     /// <summary>The fake's data file of the disk whose ARM uniqueId is <paramref name="uniqueId"/>.</summary>
     public string DataFileOf(string uniqueId) => Dir.Sub("data", uniqueId + ".img");
 
-    private sealed class FixedToken(string token) : Azure.Core.TokenCredential
+    internal sealed class FixedToken(string token) : Azure.Core.TokenCredential
     {
         public override Azure.Core.AccessToken GetToken(Azure.Core.TokenRequestContext requestContext, CancellationToken cancellationToken) =>
             new(token, DateTimeOffset.UtcNow.AddHours(1));
