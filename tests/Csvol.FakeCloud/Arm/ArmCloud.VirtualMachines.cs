@@ -119,7 +119,7 @@ internal sealed partial class ArmCloud
             vm = Vm(request.ResourceGroup!, request.Name!);
             if (vm.Updating is { Done: false })
             {
-                throw Conflict("OperationNotAllowed", $"Operation '{request.Method}' is not allowed on VM '{vm.Name}' since the VM is being updated; retry later.");
+                throw ArmError.Conflict("OperationNotAllowed", $"Operation '{request.Method}' is not allowed on VM '{vm.Name}' since the VM is being updated; retry later.");
             }
 
             if (body["properties"]?["storageProfile"]?["dataDisks"] is JsonArray requested)
@@ -246,13 +246,13 @@ internal sealed partial class ArmCloud
         {
             var beingDetached = _vms.GetValueOrDefault(owner)?.DataDisks.Any(d => d.Disk == disk && d.ToBeDetached) == true;
             throw beingDetached
-                ? Conflict("AttachDiskWhileBeingDetached", $"Cannot attach data disk '{disk.Name}' to VM '{vm.Name}' because the disk is currently being detached. Please wait until the disk is completely detached and then try again.")
-                : Conflict("ConflictingUserInput", $"Disk '{disk.Name}' cannot be attached as the disk is already owned by VM '{owner}'.");
+                ? ArmError.Conflict("AttachDiskWhileBeingDetached", $"Cannot attach data disk '{disk.Name}' to VM '{vm.Name}' because the disk is currently being detached. Please wait until the disk is completely detached and then try again.")
+                : ArmError.Conflict("ConflictingUserInput", $"Disk '{disk.Name}' cannot be attached as the disk is already owned by VM '{owner}'.");
         }
 
         if (disk.ProvisioningState != "Succeeded")
         {
-            throw Conflict("OperationNotAllowed", $"Disk '{disk.Name}' cannot be attached while its provisioning state is {disk.ProvisioningState}.");
+            throw ArmError.Conflict("OperationNotAllowed", $"Disk '{disk.Name}' cannot be attached while its provisioning state is {disk.ProvisioningState}.");
         }
 
         if (!disk.Location.Equals(vm.Location, StringComparison.OrdinalIgnoreCase))
