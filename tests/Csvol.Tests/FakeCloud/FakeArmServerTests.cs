@@ -224,6 +224,22 @@ public sealed class FakeArmServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeviceDelay_AttachSucceeded_DeviceAppearsLater()
+    {
+        Root.Require();
+        var disk = await CreateDiskAsync("data1", 1);
+        var link = Path.Combine(_sut.DeviceRootOf(Group, Vm)!, "disk", "azure", "scsi1", "lun0");
+        _sut.DeviceDelay = TimeSpan.FromSeconds(2);
+
+        await AttachAsync(Vm, disk.Id, lun: 0);
+        var rightAfter = Path.Exists(link);
+
+        Assert.False(rightAfter);
+        Assert.Equal(DiskState.Attached, (await disk.GetAsync()).Value.Data.DiskState);
+        Assert.True(await Eventually.TrueAsync(() => Path.Exists(link)), $"{link} never appeared");
+    }
+
+    [Fact]
     public async Task DeleteDisk_WhileAttached_ConflictThenDeletesOnceDetached()
     {
         Root.Require();
