@@ -36,7 +36,8 @@ jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "
         setting("AWS_ENDPOINT_URL"; "EC2 API endpoint override (testing, private endpoints)"),
         setting("CSVOL_CLUSTER"; "tag value that keeps this cluster'"'"'s volumes apart from others in the account (default: default)"),
         setting("CSVOL_EXTRA_TAGS"; "Key=Value,Key2=Value2 added to every volume this plugin creates (cost allocation)"),
-        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)")
+        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)"),
+        setting("CSVOL_EBS_ATTACH_TIMEOUT"; "seconds an attach or detach may take (default 90); a stuck attach is then undone")
       ]
     elif $b == "azuredisk" then
       .env += [

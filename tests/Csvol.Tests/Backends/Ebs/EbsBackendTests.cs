@@ -35,6 +35,9 @@ public sealed class EbsBackendTests(ITestOutputHelper output) : IAsyncLifetime
         var mountedFs = FsTypeOf(mountA);
         var rootOwnerAndMode = (await ProcessRunner.RunAsync("stat", "-c", "%u %a", mountA)).Trim();
         await File.WriteAllTextAsync(Path.Combine(mountA, "hello.txt"), "from A");
+        var seenFromB = await Eventually.TrueAsync(async () =>
+            (await b.Client.CallAsync("/VolumeDriver.Get", new { Name = "data" })).AssertOk().Json.GetProperty("Volume").GetProperty("Status")
+                .TryGetProperty("attachedTo", out var attachedTo) && attachedTo.GetString() == $"{EbsRig.InstanceA} (attached at /dev/xvdba)");
         (await a.Client.CallAsync("/VolumeDriver.Unmount", new { Name = "data", ID = "ca" })).AssertOk();
         var afterUnmount = await ec2.DescribeAsync(id);
 
@@ -53,6 +56,7 @@ public sealed class EbsBackendTests(ITestOutputHelper output) : IAsyncLifetime
         var final = await ec2.WaitForAsync(id, "available");
 
         Assert.True(listedOnB, "host B never listed the volume host A created");
+        Assert.True(seenFromB, "docker volume inspect on host B never showed the volume attached to host A's instance");
         Assert.Equal("ext4", mountedFs);
         Assert.Equal("1000 750", rootOwnerAndMode);
         Assert.Equal("from A", readOnB);
