@@ -207,7 +207,7 @@ internal sealed partial class ArmCloud
 
         if (disk.ManagedBy is not null && (size > disk.SizeGiB || sku != disk.Sku) && DiskState(disk) != "Reserved")
         {
-            throw Conflict("OperationNotAllowed", "Disk resizing or changing the SKU is allowed only when the disk is unattached or its VM is deallocated.");
+            throw ArmError.Conflict("OperationNotAllowed", "Disk resizing or changing the SKU is allowed only when the disk is unattached or its VM is deallocated.");
         }
 
         disk.Sku = sku;
@@ -253,7 +253,7 @@ internal sealed partial class ArmCloud
 
             if (disk.ManagedBy is { } vm)
             {
-                throw Conflict("OperationNotAllowed", $"Disk {disk.Name} is attached to VM {vm}.");
+                throw ArmError.Conflict("OperationNotAllowed", $"Disk {disk.Name} is attached to VM {vm}.");
             }
         }
 
@@ -263,7 +263,7 @@ internal sealed partial class ArmCloud
             {
                 if (disk.ManagedBy is { } vm)
                 {
-                    throw Conflict("OperationNotAllowed", $"Disk {disk.Name} is attached to VM {vm}.");
+                    throw ArmError.Conflict("OperationNotAllowed", $"Disk {disk.Name} is attached to VM {vm}.");
                 }
 
                 _ = _disks.Remove(id);
@@ -287,6 +287,4 @@ internal sealed partial class ArmCloud
             return Accepted(request, operation, 202, body: null, withLocation: true);
         }
     }
-
-    private static ArmError Conflict(string code, string message) => ArmError.Conflict(code, message);
 }

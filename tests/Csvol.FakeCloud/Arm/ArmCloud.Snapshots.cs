@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Csvol.FakeCloud.Devices;
 
 namespace Csvol.FakeCloud.Arm;
 
@@ -98,7 +99,7 @@ internal sealed partial class ArmCloud
                 await _deviceLock.WaitAsync(CancellationToken.None);
                 try
                 {
-                    File.Copy(_files.DataFile(sourceUnique), _files.DataFile(snapshot.UniqueId), overwrite: true);
+                    SparseFiles.Copy(_files.DataFile(sourceUnique), _files.DataFile(snapshot.UniqueId));
                 }
                 finally
                 {

@@ -119,7 +119,7 @@ internal sealed partial class ArmCloud
             vm = Vm(request.ResourceGroup!, request.Name!);
             if (vm.Updating is { Done: false })
             {
-                throw Conflict("OperationNotAllowed", $"Operation '{request.Method}' is not allowed on VM '{vm.Name}' since the VM is being updated; retry later.");
+                throw ArmError.Conflict("OperationNotAllowed", $"Operation '{request.Method}' is not allowed on VM '{vm.Name}' since the VM is being updated; retry later.");
             }
 
             if (body["properties"]?["storageProfile"]?["dataDisks"] is JsonArray requested)
@@ -246,13 +246,13 @@ internal sealed partial class ArmCloud
         {
             var beingDetached = _vms.GetValueOrDefault(owner)?.DataDisks.Any(d => d.Disk == disk && d.ToBeDetached) == true;
             throw beingDetached
-                ? Conflict("AttachDiskWhileBeingDetached", $"Cannot attach data disk '{disk.Name}' to VM '{vm.Name}' because the disk is currently being detached. Please wait until the disk is completely detached and then try again.")
-                : Conflict("ConflictingUserInput", $"Disk '{disk.Name}' cannot be attached as the disk is already owned by VM '{owner}'.");
+                ? ArmError.Conflict("AttachDiskWhileBeingDetached", $"Cannot attach data disk '{disk.Name}' to VM '{vm.Name}' because the disk is currently being detached. Please wait until the disk is completely detached and then try again.")
+                : ArmError.Conflict("ConflictingUserInput", $"Disk '{disk.Name}' cannot be attached as the disk is already owned by VM '{owner}'.");
         }
 
         if (disk.ProvisioningState != "Succeeded")
         {
-            throw Conflict("OperationNotAllowed", $"Disk '{disk.Name}' cannot be attached while its provisioning state is {disk.ProvisioningState}.");
+            throw ArmError.Conflict("OperationNotAllowed", $"Disk '{disk.Name}' cannot be attached while its provisioning state is {disk.ProvisioningState}.");
         }
 
         if (!disk.Location.Equals(vm.Location, StringComparison.OrdinalIgnoreCase))
@@ -271,6 +271,35 @@ internal sealed partial class ArmCloud
         }
     }
 
+    private static bool Wanted(ArmVm vm, ArmDataDisk dataDisk) =>
+        vm.PowerState == FakeVmPowerState.Running && !dataDisk.ToBeDetached && vm.DataDisks.Contains(dataDisk);
+
+    /// <summary>The late device of <see cref="DeviceDelay"/>, unless the disk was detached or the VM stopped meanwhile.</summary>
+    private async Task AppearAsync(ArmVm vm, ArmDataDisk dataDisk)
+    {
+        await _deviceLock.WaitAsync(CancellationToken.None);
+        try
+        {
+            int size;
+            lock (_gate)
+            {
+                dataDisk.DevicePending = false;
+                if (!Wanted(vm, dataDisk) || dataDisk.LoopDevice is not null)
+                {
+                    return;
+                }
+
+                size = dataDisk.Disk.SizeGiB;
+            }
+
+            dataDisk.LoopDevice = await _devices!.AttachAsync(dataDisk.Disk.UniqueId, size, vm.DeviceRoot!, dataDisk.Lun, CancellationToken.None);
+        }
+        finally
+        {
+            _ = _deviceLock.Release();
+        }
+    }
+
     /// <summary>Makes the VM's devices match its model: one per data disk while it runs and the disk is not being detached.</summary>
     private async Task SyncDevicesAsync(ArmVm vm)
     {
@@ -285,12 +314,17 @@ internal sealed partial class ArmCloud
             List<(ArmDataDisk DataDisk, bool Wanted, int Size)> plan;
             lock (_gate)
             {
-                plan = [.. vm.DataDisks.Select(d => (d, vm.PowerState == FakeVmPowerState.Running && !d.ToBeDetached, d.Disk.SizeGiB))];
+                plan = [.. vm.DataDisks.Select(d => (d, Wanted(vm, d), d.Disk.SizeGiB))];
             }
 
             foreach (var (dataDisk, wanted, size) in plan)
             {
-                if (wanted && dataDisk.LoopDevice is null)
+                if (wanted && dataDisk.LoopDevice is null && !dataDisk.DevicePending && DeviceDelay > TimeSpan.Zero)
+                {
+                    dataDisk.DevicePending = true;
+                    Later(DeviceDelay, () => AppearAsync(vm, dataDisk));
+                }
+                else if (wanted && dataDisk.LoopDevice is null && !dataDisk.DevicePending)
                 {
                     // Not cancellable: a loop device made while disposing must still be recorded, or nothing would release it.
                     dataDisk.LoopDevice = await _devices.AttachAsync(dataDisk.Disk.UniqueId, size, vm.DeviceRoot, dataDisk.Lun, CancellationToken.None);

@@ -29,6 +29,7 @@ internal sealed partial class ArmCloud
         InProgressPolls = options.InProgressPolls;
         PollRetryAfter = options.PollRetryAfter;
         OperationDelay = options.OperationDelay;
+        DeviceDelay = options.DeviceDelay;
         PageSize = options.PageSize;
         if (options.MakesBlockDevices)
         {
@@ -42,6 +43,8 @@ internal sealed partial class ArmCloud
     public TimeSpan? PollRetryAfter { get; set; }
 
     public TimeSpan OperationDelay { get; set; }
+
+    public TimeSpan DeviceDelay { get; set; }
 
     public int PageSize { get; set; }
 
@@ -165,7 +168,7 @@ internal sealed partial class ArmCloud
         }
 
         var token = _stopping.Token;
-        var task = Task.Run(
+        Track(Task.Run(
             async () =>
             {
                 try
@@ -179,14 +182,43 @@ internal sealed partial class ArmCloud
                     Finish(operation, "Canceled", new ArmError(500, "OperationCanceled", "The fake ARM stopped."));
                 }
             },
-            CancellationToken.None);
+            CancellationToken.None));
+        return operation;
+    }
+
+    /// <summary>Runs <paramref name="work"/> in the background after <paramref name="delay"/>; dispose waits for it, failures go to <see cref="BackgroundErrors"/>.</summary>
+    private void Later(TimeSpan delay, Func<Task> work)
+    {
+        var token = _stopping.Token;
+        Track(Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await Task.Delay(delay, _time, token);
+                    await work();
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                }
+                catch (Exception e)
+                {
+                    lock (_gate)
+                    {
+                        _backgroundErrors.Add(e);
+                    }
+                }
+            },
+            CancellationToken.None));
+    }
+
+    private void Track(Task task)
+    {
         lock (_gate)
         {
             _ = _running.RemoveAll(t => t.IsCompleted);
             _running.Add(task);
         }
-
-        return operation;
     }
 
     /// <summary>Registers an operation; call under the lock to tie it to a resource before the change starts.</summary>

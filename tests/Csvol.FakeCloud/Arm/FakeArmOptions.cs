@@ -28,6 +28,12 @@ public sealed record FakeArmOptions
     /// <summary>How long an operation runs before its change (and its block devices) happen; zero: before the first answer.</summary>
     public TimeSpan OperationDelay { get; init; }
 
+    /// <summary>
+    /// How long after an attach completes (and after a VM starts) its disks' devices appear; zero: before
+    /// the operation reports success. On Azure the guest's udev can lag the API, so a backend waits and rescans.
+    /// </summary>
+    public TimeSpan DeviceDelay { get; init; }
+
     /// <summary>Items per page of a list; the rest follow through <c>nextLink</c>.</summary>
     public int PageSize { get; init; } = 100;
 

@@ -54,6 +54,9 @@ public sealed class FakeArmServer : IAsyncDisposable
     /// <inheritdoc cref="FakeArmOptions.OperationDelay"/>
     public TimeSpan OperationDelay { get => _cloud.OperationDelay; set => _cloud.OperationDelay = value; }
 
+    /// <inheritdoc cref="FakeArmOptions.DeviceDelay"/>
+    public TimeSpan DeviceDelay { get => _cloud.DeviceDelay; set => _cloud.DeviceDelay = value; }
+
     /// <inheritdoc cref="FakeArmOptions.PageSize"/>
     public int PageSize { get => _cloud.PageSize; set => _cloud.PageSize = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value)); }
 

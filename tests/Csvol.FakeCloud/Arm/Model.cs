@@ -108,6 +108,9 @@ internal sealed class ArmDataDisk
 
     /// <summary>The loop device while the guest sees the disk (attached and the VM running).</summary>
     public string? LoopDevice { get; set; }
+
+    /// <summary>A device is due after <see cref="FakeArmOptions.DeviceDelay"/>.</summary>
+    public bool DevicePending { get; set; }
 }
 
 /// <summary>One long-running operation as the monitor URL reports it.</summary>

@@ -20,7 +20,7 @@ internal sealed class LoopDisks(string dataDirectory)
         var file = DataFile(diskId);
         if (!File.Exists(file) && copyFrom is not null && File.Exists(copyFrom))
         {
-            File.Copy(copyFrom, file);
+            SparseFiles.Copy(copyFrom, file);
         }
 
         using var stream = new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite);

@@ -118,6 +118,41 @@ public sealed class FakeArmServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GenericResources_UnsupportedFilter_InvalidFilterInQueryString()
+    {
+        var refused = await Assert.ThrowsAsync<RequestFailedException>(async () =>
+        {
+            await foreach (var _ in ResourceGroup.GetGenericResourcesAsync(filter: "substringof('data', name)"))
+            {
+            }
+        });
+
+        Assert.Equal((400, "InvalidFilterInQueryString"), (refused.Status, refused.ErrorCode));
+    }
+
+    [Fact]
+    public async Task CreateDisk_IopsOnPremiumLrsOrZoneOnZrs_InvalidParameterUltraTakesIops()
+    {
+        var iops = DiskData(1);
+        iops.DiskIopsReadWrite = 5000;
+        var zrs = DiskData(1);
+        zrs.Sku = new DiskSku { Name = DiskStorageAccountType.PremiumZrs };
+        var ultra = DiskData(4);
+        ultra.Sku = new DiskSku { Name = DiskStorageAccountType.UltraSsdLrs };
+        ultra.DiskIopsReadWrite = 5000;
+        ultra.DiskMBpsReadWrite = 200;
+        var disks = ResourceGroup.GetManagedDisks();
+
+        var iopsRefused = await Assert.ThrowsAsync<RequestFailedException>(() => disks.CreateOrUpdateAsync(WaitUntil.Completed, "iops", iops));
+        var zrsRefused = await Assert.ThrowsAsync<RequestFailedException>(() => disks.CreateOrUpdateAsync(WaitUntil.Completed, "zrs", zrs));
+        var created = (await disks.CreateOrUpdateAsync(WaitUntil.Completed, "ultra", ultra)).Value.Data;
+
+        Assert.Equal((400, "InvalidParameter"), (iopsRefused.Status, iopsRefused.ErrorCode));
+        Assert.Equal((400, "InvalidParameter"), (zrsRefused.Status, zrsRefused.ErrorCode));
+        Assert.Equal((5000L, 200L), (created.DiskIopsReadWrite, created.DiskMBpsReadWrite));
+    }
+
+    [Fact]
     public async Task AttachAtLun_RealBlockDevice_DataSurvivesDetachAndAttachElsewhere()
     {
         Root.Require();
@@ -221,6 +256,22 @@ public sealed class FakeArmServerTests : IAsyncLifetime
         Assert.Equal(VmId(Vm), owner);
         Assert.Equal((409, "OperationNotAllowed"), (refused.Status, refused.ErrorCode));
         Assert.True(Path.Exists(link));
+    }
+
+    [Fact]
+    public async Task DeviceDelay_AttachSucceeded_DeviceAppearsLater()
+    {
+        Root.Require();
+        var disk = await CreateDiskAsync("data1", 1);
+        var link = Path.Combine(_sut.DeviceRootOf(Group, Vm)!, "disk", "azure", "scsi1", "lun0");
+        _sut.DeviceDelay = TimeSpan.FromSeconds(2);
+
+        await AttachAsync(Vm, disk.Id, lun: 0);
+        var rightAfter = Path.Exists(link);
+
+        Assert.False(rightAfter);
+        Assert.Equal(DiskState.Attached, (await disk.GetAsync()).Value.Data.DiskState);
+        Assert.True(await Eventually.TrueAsync(() => Path.Exists(link)), $"{link} never appeared");
     }
 
     [Fact]

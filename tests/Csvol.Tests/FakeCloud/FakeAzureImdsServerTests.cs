@@ -48,9 +48,26 @@ public sealed class FakeAzureImdsServerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, noVersion.StatusCode);
     }
 
+    [Fact]
+    public async Task GetToken_ForArm_BearerTokenWithNumbersAsStrings()
+    {
+        using var answer = await SendAsync("/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F", metadata: true);
+        using var document = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+        var token = document.RootElement;
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal(_sut.Options.AccessToken, token.GetProperty("access_token").GetString());
+        Assert.Equal("Bearer", token.GetProperty("token_type").GetString());
+        Assert.True(long.Parse(token.GetProperty("expires_on").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        Assert.Equal(["https://management.azure.com/"], _sut.TokenResources);
+    }
+
     /// <summary>
     /// Azure.Identity's ManagedIdentityCredential (through MSAL) asks IMDS at the host in
     /// AZURE_POD_IDENTITY_AUTHORITY_HOST; its token then opens the fake ARM, which accepts no other.
+    /// MSAL reads the variable and caches managed-identity tokens once per process, so when another
+    /// test (the Azure disk backend's) got a token first, it comes from that test's fake IMDS (same
+    /// default token) and this one sees no request: which fake served it is not asserted.
     /// </summary>
     [Fact]
     public async Task ManagedIdentityCredential_PointedAtFake_TokenOpensTheFakeArm()
@@ -73,7 +90,6 @@ public sealed class FakeAzureImdsServerTests : IAsyncLifetime
             Assert.Equal(_sut.Options.AccessToken, token.Token);
             Assert.Equal("rg-two", group.Data.Name);
             Assert.Equal(401, refused.Status);
-            Assert.Contains("https://management.azure.com", _sut.TokenResources);
         }
         finally
         {
