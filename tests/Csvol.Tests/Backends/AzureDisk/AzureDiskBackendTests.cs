@@ -165,6 +165,21 @@ public sealed class AzureDiskBackendTests(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task Mount_DeviceAppearsAfterAzureReportsTheAttach_WaitedFor()
+    {
+        (await _rig.A.Client.CallAsync("/VolumeDriver.Create", new { Name = "slow-udev", Opts = new { size = "1" } })).AssertOk();
+        _rig.Arm.DeviceDelay = TimeSpan.FromSeconds(2);
+
+        var clock = Stopwatch.StartNew();
+        var mountpoint = (await _rig.A.Client.CallAsync("/VolumeDriver.Mount", new { Name = "slow-udev", ID = "c1" })).AssertOk().Json.GetProperty("Mountpoint").GetString()!;
+        var took = clock.Elapsed;
+        await File.WriteAllTextAsync(Path.Combine(mountpoint, "f"), "x");
+        (await _rig.A.Client.CallAsync("/VolumeDriver.Unmount", new { Name = "slow-udev", ID = "c1" })).AssertOk();
+
+        Assert.True(took >= TimeSpan.FromSeconds(1.5), $"Mount returned after {took}, before the device could have appeared");
+    }
+
+    [Fact]
     public async Task Mount_DiskDeletedOutsideCsvol_ClearErr()
     {
         (await _rig.A.Client.CallAsync("/VolumeDriver.Create", new { Name = "gone", Opts = new { size = "1" } })).AssertOk();
