@@ -36,7 +36,11 @@ jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "
         setting("AWS_ENDPOINT_URL"; "EC2 API endpoint override (testing, private endpoints)"),
         setting("CSVOL_CLUSTER"; "tag value that keeps this cluster'"'"'s volumes apart from others in the account (default: default)"),
         setting("CSVOL_EXTRA_TAGS"; "Key=Value,Key2=Value2 added to every volume this plugin creates (cost allocation)"),
-        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)")
+        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)"),
+        setting("CSVOL_EBS_ENDPOINT_URL"; "EC2 API endpoint for this plugin only (default: AWS_ENDPOINT_URL, else the region'"'"'s)"),
+        setting("CSVOL_EBS_DEVICE_ROOT"; "where attached disks appear: by-id links and device names (default /dev; must be inside the dev mount)"),
+        setting("CSVOL_EBS_SYSFS_ROOT"; "where a disk'"'"'s serial is read: <root>/block/<dev>/device/serial (default /sys)"),
+        setting("AWS_EC2_METADATA_DISABLED"; "true stops the AWS SDK from asking instance metadata itself (csvol asks CSVOL_EBS_IMDS_URL)")
       ]
     elif $b == "azuredisk" then
       .env += [
