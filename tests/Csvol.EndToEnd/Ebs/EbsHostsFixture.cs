@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Amazon.EC2;
 using Amazon.EC2.Model;
 using Amazon.Runtime;
@@ -29,7 +30,9 @@ public sealed class EbsHostsFixture : IAsyncLifetime
 
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(10);
     private readonly List<FakeImdsServer> _imds = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private AmazonEC2Client? _ec2Client;
+    private bool _tornDown;
 
     public EbsHostsFixture()
     {
@@ -45,14 +48,10 @@ public sealed class EbsHostsFixture : IAsyncLifetime
 
     public string FakeDataDirectory => Path.Combine(Root, "fake-data");
 
-    /// <summary>How long the rig took to start (dockerds, base images, plugin build, enable): for the run-time report.</summary>
-    public TimeSpan StartTime { get; private set; }
-
     private IEnumerable<EbsHost> Hosts => [A, B];
 
     public async Task InitializeAsync()
     {
-        var started = Stopwatch.StartNew();
         try
         {
             await StartAsync();
@@ -62,29 +61,20 @@ public sealed class EbsHostsFixture : IAsyncLifetime
             await DisposeAsync();
             throw;
         }
-
-        StartTime = started.Elapsed;
     }
 
+    /// <summary>Idempotent: called by <see cref="InitializeAsync"/> when start-up fails, and by xUnit afterwards anyway.</summary>
     public async Task DisposeAsync()
     {
-        var problems = new List<string>();
-        foreach (var host in Hosts)
+        if (_tornDown)
         {
-            await RemoveTestObjectsAsync(host, problems);
+            return;
         }
 
-        foreach (var host in Hosts)
-        {
-            var stopped = await host.Docker.StopAsync();
-            if (!stopped.Succeeded)
-            {
-                problems.Add(stopped.Describe());
-            }
-
-            await host.CloseBridgesAsync();
-        }
-
+        _tornDown = true;
+        Step("teardown");
+        var problems = (await Task.WhenAll(Hosts.Select(StopHostAsync))).SelectMany(p => p).ToList();
+        Step("dockerds stopped");
         if (Ec2 is not null)
         {
             problems.AddRange(Ec2.BackgroundErrors.Select(e => "fake EC2 background error: " + e.Message));
@@ -98,6 +88,7 @@ public sealed class EbsHostsFixture : IAsyncLifetime
 
         _ec2Client?.Dispose();
         problems.AddRange(await RemoveLeftoversAsync());
+        Step("torn down" + (problems.Count > 0 ? ", with problems:\n" + string.Join('\n', problems) : ""));
         if (problems.Count > 0)
         {
             throw new InvalidOperationException("the EBS two-host rig was not torn down cleanly:\n" + string.Join('\n', problems));
@@ -141,12 +132,21 @@ public sealed class EbsHostsFixture : IAsyncLifetime
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Where(l => l.Contains(FakeDataDirectory + "/", StringComparison.Ordinal))];
 
+    /// <summary>Each start-up and teardown step with the seconds since the first, in artifacts/test-results/ebs-two-hosts.log.</summary>
+    private void Step(string what)
+    {
+        var log = Path.Combine(RepoPaths.Root, "artifacts", "test-results", "ebs-two-hosts.log");
+        Directory.CreateDirectory(Path.GetDirectoryName(log)!);
+        File.AppendAllText(log, string.Create(CultureInfo.InvariantCulture, $"{DateTimeOffset.UtcNow:HH:mm:ss} {_clock.Elapsed.TotalSeconds,6:0.0} s  {what}\n"));
+    }
+
     private AmazonEC2Client Ec2Client => _ec2Client ??= new AmazonEC2Client(
         new BasicAWSCredentials("AKIDFAKE", "fake-secret"),
         new AmazonEC2Config { ServiceURL = Ec2.BaseUri.ToString(), AuthenticationRegion = "us-east-1", MaxErrorRetry = 0 });
 
     private async Task StartAsync()
     {
+        Step("start-up");
         Preflight();
         // What a killed run left: its dockerds (by their pidfiles), loop devices, mounts and directories.
         foreach (var host in Hosts)
@@ -155,6 +155,15 @@ public sealed class EbsHostsFixture : IAsyncLifetime
         }
 
         _ = await RemoveLeftoversAsync();
+        foreach (var volumes in Hosts.Select(h => Path.Combine(h.Docker.DataRoot, "volumes")).Where(Directory.Exists))
+        {
+            // dockerd's record of the volumes it saw. After a killed run it names csvol/ebs volumes of a fake that is
+            // gone, and a dockerd started with them looks for their plugin for 15 s each (seen: 45 s). The data root
+            // itself stays, like the default test daemon's: its base image saves an import per run.
+            Directory.Delete(volumes, recursive: true);
+        }
+
+        Step("leftovers of earlier runs removed");
         Directory.CreateDirectory(Root);
         Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
 
@@ -173,6 +182,7 @@ public sealed class EbsHostsFixture : IAsyncLifetime
         }
 
         await Task.WhenAll(Hosts.Select(h => h.Docker.StartAsync()));
+        Step("dockerds started");
         foreach (var host in Hosts)
         {
             host.Bridge(Ec2.BaseUri, host.Imds!.BaseUri);
@@ -182,11 +192,15 @@ public sealed class EbsHostsFixture : IAsyncLifetime
         // containers, then creates the same plugin from plugin/ebs (as `docker plugin create` on a second machine would).
         var buildA = BuildOnAAsync();
         (await B.Docker.ScriptAsync("base-image.sh", ScriptTimeout)).MustSucceed();
+        Step("B: base image");
         await buildA;
+        Step("A: base image, csvol/ebs built");
         _ = await B.Docker.RunAsync("plugin", "rm", "-f", EbsHost.PluginName);
         _ = await B.Docker.MustAsync("plugin", "create", EbsHost.PluginName, Path.Combine(RepoPaths.Root, "plugin", "ebs"));
 
+        Step("B: csvol/ebs created");
         await Task.WhenAll(Hosts.Select(EnableAsync));
+        Step("both enabled");
     }
 
     private async Task BuildOnAAsync()
@@ -237,13 +251,27 @@ public sealed class EbsHostsFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Containers, volumes (so the fake's disks are detached and deleted) and the plugin of one host.</summary>
+    /// <summary>One host's containers, volumes (so the fake's disks are detached and deleted) and plugin, then its dockerd.</summary>
+    private static async Task<List<string>> StopHostAsync(EbsHost host)
+    {
+        var problems = new List<string>();
+        if (File.Exists(host.Docker.Socket) && (await host.Docker.RunAsync("version")).Succeeded)
+        {
+            await RemoveTestObjectsAsync(host, problems);
+        }
+
+        var stopped = await host.Docker.StopAsync();
+        if (!stopped.Succeeded)
+        {
+            problems.Add($"host {host.Label}: {stopped.Describe()}");
+        }
+
+        await host.CloseBridgesAsync();
+        return problems;
+    }
+
     private static async Task RemoveTestObjectsAsync(EbsHost host, List<string> problems)
     {
-        if (!File.Exists(host.Docker.Socket) || !(await host.Docker.RunAsync("version")).Succeeded)
-        {
-            return;
-        }
 
         var containers = await host.Docker.RunAsync("ps", "-aq", "--filter", "label=" + Docker.Label);
         foreach (var id in containers.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -276,17 +304,25 @@ public sealed class EbsHostsFixture : IAsyncLifetime
             _ = await Cli.RunAsync("losetup", ["--detach", loop.Split(' ')[0]]);
         }
 
-        string[] roots = [Root, .. Hosts.Select(h => h.Docker.DataRoot + "/plugins")];
-        foreach (var mount in MountTable.Read().Where(m => roots.Any(r => m.MountPoint.StartsWith(r + "/", StringComparison.Ordinal)))
+        // A stopped dockerd leaves its default network namespace bind-mounted in its exec root (libnetwork's
+        // netns/default), which keeps that namespace alive: expected, and released here. Anything else is a problem.
+        var stopped = Hosts.Where(h => !h.Docker.IsRunning).ToList();
+        string[] roots = [Root, .. stopped.Select(h => h.Docker.DataRoot)];
+        string[] runDirectories = [.. stopped.Select(h => h.Docker.RunDirectory)];
+        foreach (var mount in MountTable.Read().Where(m => roots.Concat(runDirectories).Any(r => m.MountPoint.StartsWith(r + "/", StringComparison.Ordinal)))
                      .OrderByDescending(m => m.MountPoint.Length))
         {
-            problems.Add("mount left: " + mount.MountPoint);
+            if (!runDirectories.Any(r => mount.MountPoint == r + "/docker-exec/netns/default"))
+            {
+                problems.Add("mount left: " + mount.MountPoint);
+            }
+
             _ = await Cli.RunAsync("umount", ["-l", mount.MountPoint]);
         }
 
-        foreach (var dir in new[] { Root, DeviceRoot })
+        foreach (var dir in new[] { Root, DeviceRoot }.Concat(runDirectories))
         {
-            if (Directory.Exists(dir))
+            if (Directory.Exists(dir) && !MountTable.Read().Any(m => m.MountPoint.StartsWith(dir + "/", StringComparison.Ordinal)))
             {
                 Directory.Delete(dir, recursive: true);
             }

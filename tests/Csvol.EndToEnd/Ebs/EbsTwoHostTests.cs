@@ -40,10 +40,12 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
             _ = await host.Docker.RunAsync("rm", "-f", container);
         }
 
-        // Removed on A, where each was created: the fake deletes the disk. B forgets it a discovery later.
+        // Removed on A, where each was created (the fake deletes the disk), then on B, so that B's dockerd forgets
+        // the volumes its containers used too.
         foreach (var volume in _volumes)
         {
             _ = await A.Docker.RunAsync("volume", "rm", "-f", volume);
+            _ = await B.Docker.RunAsync("volume", "rm", "-f", volume);
         }
     }
 

@@ -11,13 +11,16 @@ public sealed class PrivateDockerd(string name)
 {
     public string Name { get; } = name;
 
-    public string Socket => $"/run/csvol-test/{Name}/docker.sock";
+    /// <summary>Holds the socket, pidfile and exec root.</summary>
+    public string RunDirectory => $"/run/csvol-test/{Name}";
+
+    public string Socket => RunDirectory + "/docker.sock";
 
     public string DataRoot => $"/var/lib/csvol-test/docker-{Name}";
 
     public string LogFile => $"/var/log/csvol-test/dockerd-{Name}.log";
 
-    private string PidFile => $"/run/csvol-test/{Name}/dockerd.pid";
+    private string PidFile => RunDirectory + "/dockerd.pid";
 
     private Dictionary<string, string> Environment => new(StringComparer.Ordinal)
     {
@@ -27,6 +30,10 @@ public sealed class PrivateDockerd(string name)
 
     /// <summary>dockerd's pid, from the pidfile dockerd writes itself.</summary>
     public int ProcessId => int.Parse(File.ReadAllText(PidFile).Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>Whether the pidfile names a live process (dockerd.sh stop removes the pidfile once dockerd is gone).</summary>
+    public bool IsRunning =>
+        File.Exists(PidFile) && int.TryParse(File.ReadAllText(PidFile).Trim(), CultureInfo.InvariantCulture, out var pid) && Directory.Exists($"/proc/{pid}");
 
     /// <summary>The daemon's network namespace (<c>net:[inode]</c>), where its managed plugins with network "host" run.</summary>
     public string NetworkNamespace => new FileInfo($"/proc/{ProcessId}/ns/net").LinkTarget
