@@ -127,8 +127,35 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         Assert.Equal("true", await A.Docker.MustAsync("plugin", "inspect", "-f", "{{.Enabled}}", EbsHost.PluginName));
         Assert.Equal(written, await MustAsync(A, read));
         var volume = await rig.AwaitDetachedAsync(name, Bound); // exactly one EBS volume carries the name
-        Assert.Equal(attachesBefore + 1, rig.Ec2.Calls("AttachVolume"));
+        // The restarted plugin either finds its own attachment and waits for it, or releases it at start-up (no
+        // container holds the volume) and attaches again for the repeat: never a third attach, never two at once
+        // (the fake refuses a second attachment with VolumeInUse, which would fail the run).
+        Assert.InRange(rig.Ec2.Calls("AttachVolume"), attachesBefore + 1, attachesBefore + 2);
         Assert.Equal(volume.VolumeId, Assert.Single(await rig.EbsVolumesNamedAsync(name)).VolumeId);
+        await AwaitNoLoopDevicesAsync();
+    }
+
+    /// <summary>Nobody repeats the run: the disk must not stay attached to A, or B is refused for a container that does not exist.</summary>
+    [Fact]
+    public async Task Run_PluginKilledMidAttachAndNotRepeated_RestartedPluginReleasesTheDiskForB()
+    {
+        var name = await CreateOnAAsync();
+        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        var attachesBefore = rig.Ec2.Calls("AttachVolume");
+        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found");
+        rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8);
+
+        var first = A.RunAsync(name, ReadScript);
+        await AwaitAsync(() => rig.Ec2.Calls("AttachVolume") > attachesBefore, "host A's AttachVolume call");
+        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
+        var firstResult = await first;
+        _ = await A.AwaitPluginAsync(not: killed, Bound);
+
+        Assert.False(firstResult.Succeeded, firstResult.Describe()); // dockerd's retry reaches the new plugin without a body
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        await AwaitListedAsync(B, name);
+        Assert.Equal(written, await MustAsync(B, await B.RunAsync(name, ReadScript)));
         await AwaitNoLoopDevicesAsync();
     }
 
