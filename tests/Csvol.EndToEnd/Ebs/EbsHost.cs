@@ -50,14 +50,6 @@ public sealed class EbsHost(string label, string instanceId, PrivateDockerd dock
     public Task<CommandResult> RunAsync(string volume, string script) =>
         Docker.RunAsync(["run", "--rm", "--label", Harness.Docker.Label, "-v", volume + ":/d", Harness.Docker.Image, "sh", "-c", script]);
 
-    /// <summary>Starts a container on this host that holds <paramref name="volume"/> mounted; returns its name.</summary>
-    public async Task<string> HoldAsync(string volume)
-    {
-        var name = "e2e-ebs-" + Guid.NewGuid().ToString("N")[..12];
-        _ = await Docker.MustAsync(["run", "-d", "--name", name, "--label", Harness.Docker.Label, "-v", volume + ":/d", Harness.Docker.Image, "sleep", "600"]);
-        return name;
-    }
-
     /// <summary>The csvol process of this host's plugin: the one running in this dockerd's network namespace.</summary>
     public int? PluginProcessId()
     {

@@ -112,15 +112,8 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
         var attachesBefore = rig.Ec2.Calls("AttachVolume");
-        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
-        rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8);
 
-        var first = A.RunAsync(name, ReadScript);
-        await AwaitAsync(() => rig.Ec2.Calls("AttachVolume") > attachesBefore, "host A's AttachVolume call");
-        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
-        var firstResult = await first;
-        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
-        rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50);
+        var (firstResult, killed, restarted) = await RunKilledMidAttachAsync(name);
         var read = firstResult.Succeeded ? firstResult : await RepeatUntilSucceededAsync(() => A.RunAsync(name, ReadScript));
 
         Assert.NotEqual(killed, restarted);
@@ -142,15 +135,8 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         var name = await CreateOnAAsync();
         var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
-        var attachesBefore = rig.Ec2.Calls("AttachVolume");
-        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found");
-        rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8);
 
-        var first = A.RunAsync(name, ReadScript);
-        await AwaitAsync(() => rig.Ec2.Calls("AttachVolume") > attachesBefore, "host A's AttachVolume call");
-        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
-        var firstResult = await first;
-        _ = await A.AwaitPluginAsync(not: killed, Bound);
+        var (firstResult, _, _) = await RunKilledMidAttachAsync(name);
 
         Assert.False(firstResult.Succeeded, firstResult.Describe()); // dockerd's retry reaches the new plugin without a body
         _ = await rig.AwaitDetachedAsync(name, Bound);
@@ -194,6 +180,25 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
             Assert.True(rig.Ec2.Calls(action) >= callsBefore[action] + count + 1,
                 $"{action}: {rig.Ec2.Calls(action) - callsBefore[action]} calls, expected at least {count + 1} ({count} faulted)");
         }
+    }
+
+    /// <summary>
+    /// <c>docker run</c> of <paramref name="volume"/> on A with the fake's attach slowed to 8 s; A's plugin is killed with
+    /// SIGKILL once its AttachVolume arrived, and dockerd must start it again. Returns the run's result and both pids.
+    /// </summary>
+    private async Task<(CommandResult Run, int Killed, int Restarted)> RunKilledMidAttachAsync(string volume)
+    {
+        var attachesBefore = rig.Ec2.Calls("AttachVolume");
+        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
+        rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8);
+
+        var run = A.RunAsync(volume, ReadScript);
+        await AwaitAsync(() => rig.Ec2.Calls("AttachVolume") > attachesBefore, "host A's AttachVolume call");
+        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
+        var result = await run;
+        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
+        rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50);
+        return (result, killed, restarted);
     }
 
     /// <summary><c>docker volume create -d csvol/ebs -o size=1 NAME</c> on A; the fake then holds exactly one volume of that name.</summary>
