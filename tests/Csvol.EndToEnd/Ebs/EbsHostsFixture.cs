@@ -216,7 +216,7 @@ public sealed class EbsHostsFixture : IAsyncLifetime
         _ = await host.Docker.MustAsync(
             "plugin", "set", EbsHost.PluginName,
             "state.source=" + host.StateDirectory,
-            "CSVOL_LOG_LEVEL=debug",
+            "CSVOL_LOG_LEVEL=information", // calls that change state and every failure; the tail goes into failure messages
             "CSVOL_DISCOVERY_INTERVAL=1",
             "CSVOL_CLUSTER=" + Cluster,
             "CSVOL_EBS_IMDS_URL=" + host.Imds!.BaseUri.ToString().TrimEnd('/'),
