@@ -170,8 +170,9 @@ internal sealed partial class VolumeService
         {
             await RemountIfHeldAsync(record, stopping).ConfigureAwait(false);
         }
-        else
+        else if (state == BackingState.Present)
         {
+            // Not while the backend cannot answer: every idle volume would fail, linger and be retried, all at once.
             await ReleaseIdleAsync(record, stopping).ConfigureAwait(false);
         }
     }
