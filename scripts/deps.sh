@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # command:package pairs; a command that exists (from any source) counts as installed.
 REQUIRED="dockerd:docker.io docker:docker.io debootstrap:debootstrap jq:jq mkfs.ext4:e2fsprogs
-mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux unshare:util-linux ip:iproute2 curl:curl tar:tar timeout:coreutils make:make
+mkfs.xfs:xfsprogs losetup:mount findmnt:util-linux setsid:util-linux unshare:util-linux ip:iproute2 curl:curl tar:tar timeout:coreutils make:make
 clang:clang objcopy:binutils"
 # Packages with no command of their own: Native AOT links the shipped binary against zlib.
 LIBRARIES="zlib1g-dev"
