@@ -131,7 +131,8 @@ internal sealed partial class EbsBackend
     private async Task<Volume> WaitAttachedAsync(string name, string id, string instanceId, string device, CancellationToken cancellationToken)
     {
         var (found, done) = await TryWaitForStateAsync(
-            id, v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached), _settings.AttachTimeout, cancellationToken);
+            id, v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached), _settings.AttachTimeout, cancellationToken,
+            hint: () => _devices.Appeared(id, device));
         if (done)
         {
             return found;
