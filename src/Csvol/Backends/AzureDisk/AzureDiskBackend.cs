@@ -47,9 +47,7 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
     private readonly ILogger<AzureDiskBackend> _logger;
     private readonly AzureMetadata _metadata;
     private readonly AzureDevices _devices;
-    private readonly SemaphoreSlim _clientOnce = new(1, 1);
-    private ArmClient? _arm;
-    private (string Subscription, string ResourceGroup)? _scope;
+    private readonly FetchOnce<ArmScope> _arm;
     private readonly ConcurrentDictionary<string, string> _attachedDevices = new(StringComparer.Ordinal);
 
     /// <summary>Where each disk (by name) was attached when ARM last described it (a GET or a discovery).</summary>
@@ -66,6 +64,7 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
         _logger = logger;
         _metadata = new AzureMetadata(settings.ImdsUrl);
         _devices = new AzureDevices(settings.DeviceRoot, settings.SysfsRoot, time);
+        _arm = new FetchOnce<ArmScope>(CreateScopeAsync);
     }
 
     public string Name => BackendName;
@@ -211,7 +210,7 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
     public void Dispose()
     {
         _metadata.Dispose();
-        _clientOnce.Dispose();
+        _arm.Dispose();
         _vmUpdates.Dispose();
     }
 
@@ -405,38 +404,25 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
         }
     }
 
-    /// <summary>The client, made on first need (subscription and resource group from settings, else IMDS); a failure is tried again next time.</summary>
+    /// <summary>The client and its scope, made on first need (subscription and resource group from settings, else IMDS); a failure is tried again next time.</summary>
     private async Task<(ArmClient Arm, string Subscription, string ResourceGroup)> ClientAsync(CancellationToken cancellationToken)
     {
-        if (_arm is { } known && _scope is { } scope)
+        var scope = await _arm.GetAsync(cancellationToken);
+        return (scope.Arm, scope.Subscription, scope.ResourceGroup);
+    }
+
+    private async Task<ArmScope> CreateScopeAsync(CancellationToken cancellationToken)
+    {
+        var subscription = _settings.SubscriptionId;
+        var group = _settings.ResourceGroup;
+        if (subscription is null || group is null)
         {
-            return (known, scope.Subscription, scope.ResourceGroup);
+            var vm = await _metadata.GetAsync(cancellationToken);
+            subscription ??= vm.SubscriptionId;
+            group ??= vm.ResourceGroup;
         }
 
-        await _clientOnce.WaitAsync(cancellationToken);
-        try
-        {
-            if (_arm is null || _scope is null)
-            {
-                var subscription = _settings.SubscriptionId;
-                var group = _settings.ResourceGroup;
-                if (subscription is null || group is null)
-                {
-                    var vm = await _metadata.GetAsync(cancellationToken);
-                    subscription ??= vm.SubscriptionId;
-                    group ??= vm.ResourceGroup;
-                }
-
-                _scope = (subscription, group);
-                _arm = CreateClient(subscription);
-            }
-
-            return (_arm, _scope.Value.Subscription, _scope.Value.ResourceGroup);
-        }
-        finally
-        {
-            _ = _clientOnce.Release();
-        }
+        return new ArmScope(CreateClient(subscription), subscription, group);
     }
 
     private ArmClient CreateClient(string subscription)
@@ -490,4 +476,7 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
     private static SortedDictionary<string, string>? OptionsOf(ManagedDiskData disk) => DiskTags.FromTagValues(i => TagOf(disk, AzureDiskTags.OptionsKey(i)));
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>The ARM client and the subscription and resource group it works in.</summary>
+    private sealed record ArmScope(ArmClient Arm, string Subscription, string ResourceGroup);
 }

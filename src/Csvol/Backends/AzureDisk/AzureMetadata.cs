@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Csvol.Backends.Disks;
 
 namespace Csvol.Backends.AzureDisk;
 
@@ -15,40 +16,30 @@ internal sealed record VmIdentity(string SubscriptionId, string ResourceGroup, s
 /// Azure IMDS through the plugin's own HttpClient (no proxy, short timeout), asked once on first need: the socket
 /// answers before any cloud call, and a plugin off Azure still starts.
 /// </summary>
-internal sealed class AzureMetadata(Uri baseUrl) : IDisposable
+internal sealed class AzureMetadata : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = Timeout };
-    private readonly SemaphoreSlim _once = new(1, 1);
-    private VmIdentity? _identity;
+    private readonly Uri _baseUrl;
+    private readonly FetchOnce<VmIdentity> _identity;
 
-    public async Task<VmIdentity> GetAsync(CancellationToken cancellationToken)
+    public AzureMetadata(Uri baseUrl)
     {
-        if (_identity is { } known)
-        {
-            return known;
-        }
-
-        await _once.WaitAsync(cancellationToken);
-        try
-        {
-            return _identity ??= await AskAsync(cancellationToken);
-        }
-        finally
-        {
-            _ = _once.Release();
-        }
+        _baseUrl = baseUrl;
+        _identity = new FetchOnce<VmIdentity>(AskAsync);
     }
+
+    public Task<VmIdentity> GetAsync(CancellationToken cancellationToken) => _identity.GetAsync(cancellationToken);
 
     public void Dispose()
     {
         _http.Dispose();
-        _once.Dispose();
+        _identity.Dispose();
     }
 
     private async Task<VmIdentity> AskAsync(CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUrl, "/metadata/instance/compute?api-version=2021-02-01"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUrl, "/metadata/instance/compute?api-version=2021-02-01"));
         request.Headers.Add("Metadata", "true");
         string body;
         try
@@ -58,12 +49,12 @@ internal sealed class AzureMetadata(Uri baseUrl) : IDisposable
             if (!response.IsSuccessStatusCode)
             {
                 throw new BackendUnavailableException(
-                    $"Azure instance metadata (IMDS at {baseUrl}) answered {(int)response.StatusCode}; is this an Azure VM?");
+                    $"Azure instance metadata (IMDS at {_baseUrl}) answered {(int)response.StatusCode}; is this an Azure VM?");
             }
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            throw new BackendUnavailableException($"Azure instance metadata (IMDS at {baseUrl}) did not answer: {ex.Message}; is this an Azure VM?", ex);
+            throw new BackendUnavailableException($"Azure instance metadata (IMDS at {_baseUrl}) did not answer: {ex.Message}; is this an Azure VM?", ex);
         }
 
         try
@@ -80,7 +71,7 @@ internal sealed class AzureMetadata(Uri baseUrl) : IDisposable
         }
         catch (JsonException ex)
         {
-            throw new BackendUnavailableException($"Azure instance metadata (IMDS at {baseUrl}) answered what csvol cannot read: {ex.Message}", ex);
+            throw new BackendUnavailableException($"Azure instance metadata (IMDS at {_baseUrl}) answered what csvol cannot read: {ex.Message}", ex);
         }
     }
 }

@@ -166,7 +166,8 @@ internal sealed partial class EbsBackend
             // Already detached (or detaching): the wait below tells.
         }
 
-        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), _settings.AttachTimeout, cancellationToken);
+        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), _settings.AttachTimeout, cancellationToken,
+            hint: () => !_devices.Appeared(id, null));
     }
 
     private async Task<string> InstanceStateAsync(string instanceId, CancellationToken cancellationToken)

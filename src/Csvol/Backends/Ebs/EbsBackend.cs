@@ -43,8 +43,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private readonly InstanceMetadata _metadata;
     private readonly EbsDevices _devices;
     private readonly FormatOnce _formatOnce;
-    private readonly SemaphoreSlim _clientOnce = new(1, 1);
-    private AmazonEC2Client? _ec2;
+    private readonly FetchOnce<AmazonEC2Client> _ec2;
     private readonly ConcurrentDictionary<string, string> _attachedDevices = new(StringComparer.Ordinal);
 
     /// <summary>Where each volume (by id) was attached when EC2 last described it (a Describe or a discovery).</summary>
@@ -60,6 +59,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         _logger = logger;
         _metadata = new InstanceMetadata(settings.ImdsUrl);
         _devices = new EbsDevices(settings.DeviceRoot, settings.SysfsRoot, time);
+        _ec2 = new FetchOnce<AmazonEC2Client>(CreateClientAsync);
     }
 
     public string Name => BackendName;
@@ -245,8 +245,8 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     public void Dispose()
     {
         _metadata.Dispose();
-        _ec2?.Dispose();
-        _clientOnce.Dispose();
+        _ec2.Fetched?.Dispose();
+        _ec2.Dispose();
     }
 
     /// <summary>What the pipeline retries: throttling, EC2's own failures, and the network.</summary>
@@ -334,9 +334,10 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     }
 
     /// <summary>Polls the volume until <paramref name="done"/> holds, at most <paramref name="bound"/>.</summary>
-    private async Task<Volume> WaitForStateAsync(string volumeId, string wanted, Func<Volume, bool> done, TimeSpan bound, CancellationToken cancellationToken)
+    private async Task<Volume> WaitForStateAsync(
+        string volumeId, string wanted, Func<Volume, bool> done, TimeSpan bound, CancellationToken cancellationToken, Func<bool>? hint = null)
     {
-        var (found, reached) = await TryWaitForStateAsync(volumeId, done, bound, cancellationToken);
+        var (found, reached) = await TryWaitForStateAsync(volumeId, done, bound, cancellationToken, hint);
         return reached
             ? found
             : throw new VolumeException(
@@ -397,7 +398,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private async Task<T> Ec2Async<T>(
         string action, Func<AmazonEC2Client, CancellationToken, Task<T>> call, CancellationToken cancellationToken, params string[] expected)
     {
-        var ec2 = _ec2 ?? await ClientAsync(cancellationToken);
+        var ec2 = await _ec2.GetAsync(cancellationToken);
         try
         {
             return await _pipeline.ExecuteAsync(async token => await call(ec2, token), cancellationToken);
@@ -420,20 +421,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         }
     }
 
-    /// <summary>The client, made on first need; a failed region lookup (IMDS) is tried again next time, not remembered.</summary>
-    private async Task<AmazonEC2Client> ClientAsync(CancellationToken cancellationToken)
-    {
-        await _clientOnce.WaitAsync(cancellationToken);
-        try
-        {
-            return _ec2 ??= await CreateClientAsync(cancellationToken);
-        }
-        finally
-        {
-            _ = _clientOnce.Release();
-        }
-    }
-
+    /// <summary>The client, made on first need (<see cref="_ec2"/>); a failed region lookup (IMDS) is tried again next time.</summary>
     private async Task<AmazonEC2Client> CreateClientAsync(CancellationToken cancellationToken)
     {
         var region = _settings.Region ?? (await _metadata.GetAsync(cancellationToken)).Region;

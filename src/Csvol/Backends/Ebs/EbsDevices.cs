@@ -67,9 +67,9 @@ internal sealed class EbsDevices(string deviceRoot, string sysfsRoot, TimeProvid
     }
 
     /// <summary>Whether a device link of the volume (by-id, or the attachment's name) resolves: a hint, not a proof.</summary>
-    public bool Appeared(string volumeId, string deviceName) =>
+    public bool Appeared(string volumeId, string? deviceName) =>
         DiskTools.Resolve(Path.Join(deviceRoot, "disk", "by-id", "nvme-Amazon_Elastic_Block_Store_" + volumeId.Replace("-", "", StringComparison.Ordinal))) is not null
-        || DiskTools.Resolve(Path.Join(deviceRoot, Path.GetFileName(deviceName))) is not null;
+        || (deviceName is not null && DiskTools.Resolve(Path.Join(deviceRoot, Path.GetFileName(deviceName))) is not null);
 
     /// <summary>An attribute of the device's sysfs device directory ("serial" on NVMe; "devtype" is "vbd" on Xen), or null.</summary>
     private string? DeviceAttribute(string device, string name)

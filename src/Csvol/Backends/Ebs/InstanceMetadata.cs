@@ -1,3 +1,5 @@
+using Csvol.Backends.Disks;
+
 namespace Csvol.Backends.Ebs;
 
 /// <summary>Who and where this instance is.</summary>
@@ -7,49 +9,39 @@ internal sealed record InstanceIdentity(string InstanceId, string AvailabilityZo
 /// IMDSv2 through the plugin's own HttpClient (no proxy, short timeout), asked once on first need: the socket answers
 /// before any cloud call, and a plugin off EC2 still starts.
 /// </summary>
-internal sealed class InstanceMetadata(Uri baseUrl) : IDisposable
+internal sealed class InstanceMetadata : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = Timeout };
-    private readonly SemaphoreSlim _once = new(1, 1);
-    private InstanceIdentity? _identity;
+    private readonly Uri _baseUrl;
+    private readonly FetchOnce<InstanceIdentity> _identity;
 
-    public async Task<InstanceIdentity> GetAsync(CancellationToken cancellationToken)
+    public InstanceMetadata(Uri baseUrl)
     {
-        if (_identity is { } known)
-        {
-            return known;
-        }
-
-        await _once.WaitAsync(cancellationToken);
-        try
-        {
-            if (_identity is null)
-            {
-                var token = await SendAsync(HttpMethod.Put, "/latest/api/token", null, cancellationToken);
-                var instanceId = await SendAsync(HttpMethod.Get, "/latest/meta-data/instance-id", token, cancellationToken);
-                var zone = await SendAsync(HttpMethod.Get, "/latest/meta-data/placement/availability-zone", token, cancellationToken);
-                var region = await SendAsync(HttpMethod.Get, "/latest/meta-data/placement/region", token, cancellationToken);
-                _identity = new InstanceIdentity(instanceId, zone, region);
-            }
-
-            return _identity;
-        }
-        finally
-        {
-            _ = _once.Release();
-        }
+        _baseUrl = baseUrl;
+        _identity = new FetchOnce<InstanceIdentity>(AskAsync);
     }
+
+    public Task<InstanceIdentity> GetAsync(CancellationToken cancellationToken) => _identity.GetAsync(cancellationToken);
 
     public void Dispose()
     {
         _http.Dispose();
-        _once.Dispose();
+        _identity.Dispose();
+    }
+
+    private async Task<InstanceIdentity> AskAsync(CancellationToken cancellationToken)
+    {
+        var token = await SendAsync(HttpMethod.Put, "/latest/api/token", null, cancellationToken);
+        var instanceId = await SendAsync(HttpMethod.Get, "/latest/meta-data/instance-id", token, cancellationToken);
+        var zone = await SendAsync(HttpMethod.Get, "/latest/meta-data/placement/availability-zone", token, cancellationToken);
+        var region = await SendAsync(HttpMethod.Get, "/latest/meta-data/placement/region", token, cancellationToken);
+        return new InstanceIdentity(instanceId, zone, region);
     }
 
     private async Task<string> SendAsync(HttpMethod method, string path, string? token, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, new Uri(baseUrl, path));
+        using var request = new HttpRequestMessage(method, new Uri(_baseUrl, path));
         if (token is null)
         {
             request.Headers.Add("X-aws-ec2-metadata-token-ttl-seconds", "21600");
@@ -66,12 +58,12 @@ internal sealed class InstanceMetadata(Uri baseUrl) : IDisposable
             return response.IsSuccessStatusCode && body.Length > 0
                 ? body
                 : throw new BackendUnavailableException(
-                    $"instance metadata (IMDSv2 at {baseUrl}) answered {(int)response.StatusCode} to {method} {path}; is this an EC2 instance with IMDS enabled (hop limit 2 for a container)?");
+                    $"instance metadata (IMDSv2 at {_baseUrl}) answered {(int)response.StatusCode} to {method} {path}; is this an EC2 instance with IMDS enabled (hop limit 2 for a container)?");
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             throw new BackendUnavailableException(
-                $"instance metadata (IMDSv2 at {baseUrl}) did not answer {method} {path}: {ex.Message}; is this an EC2 instance with IMDS enabled?", ex);
+                $"instance metadata (IMDSv2 at {_baseUrl}) did not answer {method} {path}: {ex.Message}; is this an EC2 instance with IMDS enabled?", ex);
         }
     }
 }

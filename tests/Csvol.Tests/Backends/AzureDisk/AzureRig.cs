@@ -2,7 +2,6 @@ using Csvol.Backends.AzureDisk;
 using Csvol.FakeCloud.Arm;
 using Csvol.FakeCloud.AzureImds;
 using Csvol.Hosting;
-using Csvol.Linux;
 using Csvol.Tests.FakeCloud;
 using Csvol.Tests.Support;
 
@@ -13,28 +12,23 @@ namespace Csvol.Tests.Backends.AzureDisk;
 /// one fake ARM over HTTPS (its run CA pinned through CSVOL_AZURE_ARM_CA_FILE), whose attachments are real loop devices
 /// under each VM's own device root. Tokens come from Azure.Identity's managed identity, pointed at host A's fake IMDS.
 /// </summary>
-internal sealed class AzureRig : IAsyncDisposable
+internal sealed class AzureRig : CloudRig
 {
     public const string ResourceGroup = "csvol-rg";
     public const string VmA = "vm-a";
     public const string VmB = "vm-b";
     private const string TokenHostVariable = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
-    private readonly List<PluginHost> _hosts = [];
-    private readonly List<FakeAzureImdsServer> _imds = [];
 
     private AzureRig(TempDir dir, FakeArmServer arm)
+        : base(dir)
     {
-        Dir = dir;
         Arm = arm;
+        Fakes.Add(arm);
     }
-
-    public TempDir Dir { get; }
 
     public FakeArmServer Arm { get; }
 
-    public PluginHost A => _hosts[0];
-
-    public PluginHost B => _hosts[1];
+    protected override IReadOnlyList<Exception> BackgroundErrors => Arm.BackgroundErrors;
 
     /// <param name="variables">More settings for both hosts.</param>
     /// <param name="zone">The zone of both VMs ("" for none).</param>
@@ -62,7 +56,7 @@ internal sealed class AzureRig : IAsyncDisposable
                 Location = arm.Options.Location,
                 Zone = zone,
             });
-            rig._imds.Add(imds);
+            rig.Fakes.Add(imds);
             if (vm == VmA)
             {
                 // Azure.Identity reads it once per process, at its first token; both fake IMDS hand out the same token.
@@ -82,7 +76,7 @@ internal sealed class AzureRig : IAsyncDisposable
                 [AzureDiskSettings.SysfsRootVariable] = Path.Combine(deviceRoot, "sys"),
                 [AzureDiskSettings.ClusterVariable] = "test",
             };
-            rig._hosts.Add(await PluginHost.StartAsync(variables: settings));
+            rig.Hosts.Add(await PluginHost.StartAsync(variables: settings));
         }
 
         return rig;
@@ -102,33 +96,5 @@ internal sealed class AzureRig : IAsyncDisposable
 
         public override ValueTask<Azure.Core.AccessToken> GetTokenAsync(Azure.Core.TokenRequestContext requestContext, CancellationToken cancellationToken) =>
             ValueTask.FromResult(GetToken(requestContext, cancellationToken));
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var host in _hosts)
-        {
-            await host.StopAppAsync();
-            foreach (var mountpoint in TempDir.MountsUnder(host.Dir.Path).OrderByDescending(m => m.Length))
-            {
-                _ = Libc.TryUnmount(mountpoint, UnmountFlags.None);
-            }
-        }
-
-        await Arm.DisposeAsync();
-        foreach (var imds in _imds)
-        {
-            await imds.DisposeAsync();
-        }
-
-        foreach (var host in _hosts)
-        {
-            Assert.Empty(TempDir.MountsUnder(host.Dir.Path));
-            await host.DisposeAsync();
-        }
-
-        Assert.Empty(await FakeEc2ServerTests.LoopsBackedBy(Dir.Path));
-        Assert.Empty(Arm.BackgroundErrors);
-        Dir.Dispose();
     }
 }
