@@ -3,6 +3,9 @@ using Csvol.Backends;
 using Csvol.Backends.Ebs;
 #endif
 using Csvol.Backends.Local;
+#if CSVOL_NFS
+using Csvol.Backends.Nfs;
+#endif
 using Csvol.Mounting;
 using Csvol.Protocol;
 using Csvol.Volumes;
@@ -96,6 +99,9 @@ internal static class CsvolServices
 #if CSVOL_EBS
         // Compiled in only where CsvolBackends names ebs (Csvol.csproj): the AWS SDK stays out of csvol/local's binary.
         services.AddEbsBackend();
+#endif
+#if CSVOL_NFS
+        services.AddNfsBackend(sp => sp.GetRequiredService<CsvolDirectories>().StateDir);
 #endif
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(sp.GetRequiredService<CsvolSettings>().Backend).Create(sp));

@@ -1,0 +1,104 @@
+using Csvol.Linux;
+using Csvol.Mounting;
+
+namespace Csvol.Backends.Nfs;
+
+/// <summary>
+/// This host's NFS client, every step bounded by the watchdog: mount.nfs with an argument list, unmount (forced, then
+/// detached, only when the server does not answer), and steps on a mounted export.
+/// </summary>
+internal sealed partial class NfsClient(Watchdog watchdog, IMounter mounter, TimeSpan bound, ILogger logger)
+{
+    public const string MountProgram = "mount.nfs";
+
+    public TimeSpan Bound => bound;
+
+    /// <summary>mount.nfs's arguments: source, target, then the options; no shell ever sees them.</summary>
+    public static IReadOnlyList<string> MountArguments(string source, string target, IReadOnlyList<string> options) =>
+        options.Count == 0 ? [source, target] : [source, target, "-o", string.Join(',', options)];
+
+    /// <summary>Mounts <paramref name="source"/> at <paramref name="target"/>; the host name is resolved now, by mount.nfs, not cached.</summary>
+    public async Task MountAsync(NfsExport export, string source, string target, IReadOnlyList<string> options, CancellationToken cancellationToken)
+    {
+        var result = await watchdog.RunProgramAsync(MountProgram, MountArguments(source, target, options), bound,
+            () => NfsErrors.NotAnswering(export.Server, "mount", source, bound), cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+        {
+            throw NfsErrors.MountFailed(export.Server, source, result);
+        }
+    }
+
+    /// <summary>
+    /// Unmounts <paramref name="target"/>. When the server does not answer within the bound, the unmount is forced
+    /// (MNT_FORCE aborts the requests in flight) and, as a last resort, detached (MNT_DETACH: gone from the mount
+    /// table at once, released by the kernel when nothing uses it any more), so a dead server never keeps a volume
+    /// mounted forever. A busy mount (a process still inside) is never detached: that is the caller's to resolve.
+    /// </summary>
+    public async Task UnmountAsync(string server, string target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await watchdog.RunAsync(() => mounter.Unmount(target), bound,
+                () => NfsErrors.NotAnswering(server, "unmount", target, bound), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (Volumes.VolumeException)
+        {
+            LogUnmountForced(logger, target, server, bound.TotalSeconds);
+        }
+
+        try
+        {
+            await watchdog.RunAsync(() => Unmount(target, UnmountFlags.Force), bound,
+                () => NfsErrors.NotAnswering(server, "force the unmount of", target, bound), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (ex is Volumes.VolumeException or ErrnoException)
+        {
+            LogUnmountDetached(logger, target, server);
+        }
+
+        await watchdog.RunAsync(() => Unmount(target, UnmountFlags.Detach), bound,
+            () => NfsErrors.NotAnswering(server, "detach", target, bound), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One step on a mounted export (stat, mkdir, a marker), bounded; its failure said in words that name the server.</summary>
+    public async Task<T> StepAsync<T>(string server, string what, string path, Func<T> step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await watchdog.RunAsync(step, bound, () => NfsErrors.NotAnswering(server, what, path, bound), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw NfsErrors.StepFailed(server, what, path, ex);
+        }
+    }
+
+    public Task StepAsync(string server, string what, string path, Action step, CancellationToken cancellationToken) =>
+        StepAsync(server, what, path, () =>
+        {
+            step();
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Asks the server about <paramref name="path"/> (not the cache): 0, ESTALE, or another errno; a server that does not answer is an Err.</summary>
+    public Task<int> StatFromServerAsync(string server, string path, CancellationToken cancellationToken) =>
+        watchdog.RunAsync(() => Libc.TryStatFromServer(path), bound, () => NfsErrors.NotAnswering(server, "check the mount", path, bound), cancellationToken);
+
+    private static void Unmount(string target, UnmountFlags flags)
+    {
+        var errno = Libc.TryUnmount(target, flags);
+        if (errno is not (0 or Libc.EINVAL or Libc.ENOENT))
+        {
+            throw errno == Libc.EBUSY ? new MountBusyException(target) : new ErrnoException($"umount {target}", errno);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Unmount of {Target}: NFS server {Server} did not answer within {Seconds} s; forcing it")]
+    private static partial void LogUnmountForced(ILogger logger, string target, string server, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Unmount of {Target}: forcing did not succeed either (server {Server}); detaching it (lazy unmount) as the last resort")]
+    private static partial void LogUnmountDetached(ILogger logger, string target, string server);
+}
