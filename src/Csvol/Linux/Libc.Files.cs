@@ -23,6 +23,9 @@ internal static partial class Libc
     private const uint StatxType = 0x1;
     private const uint StatxIno = 0x100;
     private const uint StatxMntId = 0x1000;
+
+    // Linux revalidates with the server only when a field it caches is asked for (the mode, times, size): type and inode alone are answered from the cache.
+    private const uint StatxBasicStats = 0x7FF;
     private const int SeekSet = 0;
     private const int DirentNameOffset = 19; // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[]
     private const int DirentReclenOffset = 16;
@@ -92,7 +95,7 @@ internal static partial class Libc
     /// </summary>
     /// <returns>errno, 0 on success.</returns>
     public static int TryStatFromServer(string path) =>
-        StatxNative(AtFdCwd, EntryName(path), AtStatxForceSync, StatxType | StatxIno, out _) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        StatxNative(AtFdCwd, EntryName(path), AtStatxForceSync, StatxBasicStats, out _) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>unlinkat: a symlink is removed itself; with <paramref name="directory"/>, an empty directory (AT_REMOVEDIR).</summary>
     /// <returns>errno, 0 on success.</returns>

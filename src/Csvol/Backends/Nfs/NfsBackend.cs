@@ -206,7 +206,7 @@ internal sealed partial class NfsBackend : IVolumeBackend
     public async Task<bool> IsMountStaleAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken)
     {
         var location = Locate(volume);
-        var errno = await _client.StatFromServerAsync(location.Export.Server, mountpoint, cancellationToken).ConfigureAwait(false);
+        var errno = await _client.ProbeDirectoryAsync(location.Export.Server, mountpoint, cancellationToken).ConfigureAwait(false);
         switch (errno)
         {
             case 0:

@@ -82,9 +82,26 @@ internal sealed partial class NfsClient(Watchdog watchdog, IMounter mounter, Tim
             return true;
         }, cancellationToken);
 
-    /// <summary>Asks the server about <paramref name="path"/> (not the cache): 0, ESTALE, or another errno; a server that does not answer is an Err.</summary>
-    public Task<int> StatFromServerAsync(string server, string path, CancellationToken cancellationToken) =>
-        watchdog.RunAsync(() => Libc.TryStatFromServer(path), bound, () => NfsErrors.NotAnswering(server, "check the mount", path, bound), cancellationToken);
+    /// <summary>
+    /// Asks the server, not the client's cache, whether the directory mounted at <paramref name="path"/> still exists:
+    /// 0, ESTALE, or another errno; a server that does not answer within the bound is an Err.
+    /// </summary>
+    /// <remarks>
+    /// Two questions, because servers differ in which one shows a deleted directory: its attributes (kernel nfsd answers
+    /// ESTALE), and a lookup of a name nobody uses (nfs-ganesha may answer attributes from its cache, never that lookup).
+    /// </remarks>
+    public Task<int> ProbeDirectoryAsync(string server, string path, CancellationToken cancellationToken) =>
+        watchdog.RunAsync(() =>
+        {
+            var errno = Libc.TryStatFromServer(path);
+            if (errno != 0)
+            {
+                return errno;
+            }
+
+            errno = Libc.TryStatFromServer(Path.Join(path, ".csvol-probe-" + Guid.NewGuid().ToString("N")));
+            return errno == Libc.ENOENT ? 0 : errno;
+        }, bound, () => NfsErrors.NotAnswering(server, "check the mount", path, bound), cancellationToken);
 
     private static void Unmount(string target, UnmountFlags flags)
     {
