@@ -29,18 +29,23 @@ internal sealed partial class NfsClient(Watchdog watchdog, IMounter mounter, Tim
     }
 
     /// <summary>
-    /// Unmounts <paramref name="target"/>. When the server does not answer within the bound, the unmount is forced
-    /// (MNT_FORCE aborts the requests in flight) and, as a last resort, detached (MNT_DETACH: gone from the mount
-    /// table at once, released by the kernel when nothing uses it any more), so a dead server never keeps a volume
-    /// mounted forever. A busy mount (a process still inside) is never detached: that is the caller's to resolve.
+    /// Unmounts <paramref name="target"/>. When the server does not answer (the unmount hangs, or a check of csvol's own
+    /// that gave up still waits inside the mount and keeps it busy), the unmount is forced: MNT_FORCE makes the NFS client
+    /// abort the requests in flight, which releases whatever waits on them. As the last resort the mount is detached
+    /// (MNT_DETACH: gone from the mount table at once, released by the kernel when nothing uses it any more), so a dead
+    /// server never keeps a volume mounted forever. A mount kept busy by anyone else (a process still inside) is never
+    /// forced: that is the caller's to resolve.
     /// </summary>
     public async Task UnmountAsync(string server, string target, CancellationToken cancellationToken)
     {
         try
         {
-            await watchdog.RunAsync(() => mounter.Unmount(target), bound,
-                () => NfsErrors.NotAnswering(server, "unmount", target, bound), cancellationToken).ConfigureAwait(false);
+            await Step(UnmountFlags.None, "unmount").ConfigureAwait(false);
             return;
+        }
+        catch (MountBusyException) when (watchdog.IsBusyWith(target))
+        {
+            LogOwnStepsStuck(logger, target, server);
         }
         catch (Volumes.VolumeException)
         {
@@ -49,17 +54,32 @@ internal sealed partial class NfsClient(Watchdog watchdog, IMounter mounter, Tim
 
         try
         {
-            await watchdog.RunAsync(() => Unmount(target, UnmountFlags.Force), bound,
-                () => NfsErrors.NotAnswering(server, "force the unmount of", target, bound), cancellationToken).ConfigureAwait(false);
+            await Step(UnmountFlags.Force, "force the unmount of").ConfigureAwait(false);
             return;
         }
-        catch (Exception ex) when (ex is Volumes.VolumeException or ErrnoException)
+        catch (Exception ex) when (ex is Volumes.VolumeException or ErrnoException or MountBusyException)
         {
-            LogUnmountDetached(logger, target, server);
+            // Aborted requests take a moment to release what waited on them.
         }
 
-        await watchdog.RunAsync(() => Unmount(target, UnmountFlags.Detach), bound,
-            () => NfsErrors.NotAnswering(server, "detach", target, bound), cancellationToken).ConfigureAwait(false);
+        if (await watchdog.IdleAsync(target, bound).ConfigureAwait(false))
+        {
+            try
+            {
+                await Step(UnmountFlags.None, "unmount").ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is Volumes.VolumeException or ErrnoException or MountBusyException)
+            {
+                // Still not: detach below.
+            }
+        }
+
+        LogUnmountDetached(logger, target, server);
+        await Step(UnmountFlags.Detach, "detach").ConfigureAwait(false);
+
+        Task Step(UnmountFlags flags, string what) =>
+            watchdog.RunAsync(() => Unmount(target, flags), bound, () => NfsErrors.NotAnswering(server, what, target, bound), cancellationToken, target);
     }
 
     /// <summary>One step on a mounted export (stat, mkdir, a marker), bounded; its failure said in words that name the server.</summary>
@@ -101,10 +121,16 @@ internal sealed partial class NfsClient(Watchdog watchdog, IMounter mounter, Tim
 
             errno = Libc.TryStatFromServer(Path.Join(path, ".csvol-probe-" + Guid.NewGuid().ToString("N")));
             return errno == Libc.ENOENT ? 0 : errno;
-        }, bound, () => NfsErrors.NotAnswering(server, "check the mount", path, bound), cancellationToken);
+        }, bound, () => NfsErrors.NotAnswering(server, "check the mount", path, bound), cancellationToken, path);
 
-    private static void Unmount(string target, UnmountFlags flags)
+    private void Unmount(string target, UnmountFlags flags)
     {
+        if (flags == UnmountFlags.None)
+        {
+            mounter.Unmount(target);
+            return;
+        }
+
         var errno = Libc.TryUnmount(target, flags);
         if (errno is not (0 or Libc.EINVAL or Libc.ENOENT))
         {
@@ -114,6 +140,10 @@ internal sealed partial class NfsClient(Watchdog watchdog, IMounter mounter, Tim
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Unmount of {Target}: NFS server {Server} did not answer within {Seconds} s; forcing it")]
     private static partial void LogUnmountForced(ILogger logger, string target, string server, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Unmount of {Target}: busy with csvol's own checks that NFS server {Server} never answered; forcing it, which aborts them")]
+    private static partial void LogOwnStepsStuck(ILogger logger, string target, string server);
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Unmount of {Target}: forcing did not succeed either (server {Server}); detaching it (lazy unmount) as the last resort")]

@@ -88,7 +88,11 @@ internal sealed class Ganesha : IAsyncDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
-            Assert.False(_process.HasExited, $"ganesha.nfsd exited ({_process.ExitCode}); see {Log}");
+            if (_process.HasExited)
+            {
+                Assert.Fail($"ganesha.nfsd exited ({_process.ExitCode}): {await _process.StandardError.ReadToEndAsync()}; see {Log}");
+            }
+
             try
             {
                 using var probe = new TcpClient();

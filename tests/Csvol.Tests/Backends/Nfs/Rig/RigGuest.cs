@@ -85,16 +85,26 @@ internal sealed class RigGuest : IAsyncDisposable
         var deadline = DateTime.UtcNow + bound;
         while (DateTime.UtcNow < deadline)
         {
-            Assert.False(_qemu.HasExited, $"guest {Name}: qemu exited ({_qemu.ExitCode}): {await _qemu.StandardError.ReadToEndAsync()}; console: {Console}");
+            if (_qemu.HasExited)
+            {
+                Assert.Fail($"guest {Name}: qemu exited ({_qemu.ExitCode}): {await _qemu.StandardError.ReadToEndAsync()}; console: {Console}");
+            }
+
+            if (!File.Exists(Console) || !(await File.ReadAllTextAsync(Console)).Contains($"rig: {Name} ready", StringComparison.Ordinal))
+            {
+                await Task.Delay(250);
+                continue; // its init script has not started the relays yet
+            }
+
             try
             {
-                var (code, _) = await ShellAsync("test -S /run/csvol/csvol.sock", TimeSpan.FromSeconds(10));
+                var (code, _) = await ShellAsync("test -S /run/csvol/csvol.sock", TimeSpan.FromSeconds(5));
                 if (code == 0 && (await Plugin.PostAsync("/Plugin.Activate")).Status == 200)
                 {
                     return;
                 }
             }
-            catch (Exception ex) when (ex is SocketException or IOException or HttpRequestException or TimeoutException)
+            catch (Exception ex) when (ex is SocketException or IOException or HttpRequestException or TimeoutException or OperationCanceledException)
             {
                 // Not up yet: qemu accepts forwarded connections before the guest listens, and drops them.
             }
