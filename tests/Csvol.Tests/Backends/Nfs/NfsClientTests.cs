@@ -57,6 +57,33 @@ public sealed class NfsClientTests
     }
 
     [Fact]
+    public async Task IsBusyWith_StepGivenUpOn_BusyUntilItsThreadReturns()
+    {
+        var sut = new Watchdog(TimeProvider.System);
+        using var release = new ManualResetEventSlim();
+
+        await Assert.ThrowsAsync<TimeoutException>(() => sut.RunAsync(
+            () => release.Wait(), TimeSpan.FromMilliseconds(100), () => new TimeoutException(), CancellationToken.None, "/mnt/volumes/v"));
+
+        Assert.True(sut.IsBusyWith("/mnt/volumes/v"));
+        Assert.False(sut.IsBusyWith("/mnt/volumes/other"));
+        release.Set();
+        Assert.True(await sut.IdleAsync("/mnt/volumes/v", TimeSpan.FromSeconds(30)));
+        Assert.False(sut.IsBusyWith("/mnt/volumes/v"));
+    }
+
+    [Fact]
+    public async Task IsBusyWith_StepThatFinished_NotBusyWhenItsCallerSeesTheAnswer()
+    {
+        var sut = new Watchdog(TimeProvider.System);
+
+        await Assert.ThrowsAsync<IOException>(() => sut.RunAsync(
+            () => throw new IOException("busy"), TimeSpan.FromSeconds(30), () => new TimeoutException(), CancellationToken.None, "/m"));
+
+        Assert.False(sut.IsBusyWith("/m"));
+    }
+
+    [Fact]
     public async Task RunProgramAsync_ProgramThatHangs_KilledAndErr()
     {
         var sut = new Watchdog(TimeProvider.System);

@@ -127,5 +127,23 @@ internal sealed class Ganesha : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>At the end an orderly stop (SIGTERM), so that ganesha unregisters whatever it registered.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await term.WaitForExitAsync();
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+            }
+            catch (TimeoutException)
+            {
+                // StopAsync kills it.
+            }
+        }
+
+        await StopAsync();
+    }
 }

@@ -12,8 +12,11 @@ namespace Csvol.Tests.Backends.Nfs.Rig;
 /// </summary>
 public sealed class NfsRig : IAsyncLifetime
 {
-    /// <summary>Each blocking NFS step in the guests gives up after this (CSVOL_NFS_TIMEOUT).</summary>
-    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(4);
+    /// <summary>
+    /// Each blocking NFS step in the guests gives up after this (CSVOL_NFS_TIMEOUT): below csvol's 8 s default so the
+    /// outage test is quick, above what a TCG guest on a busy 2-core machine needs for a step that the server answers.
+    /// </summary>
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(6);
 
     private readonly List<RigGuest> _guests = [];
     private readonly Stopwatch _started = Stopwatch.StartNew();

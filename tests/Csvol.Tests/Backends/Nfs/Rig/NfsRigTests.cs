@@ -161,6 +161,9 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
     {
         (await rig.A.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "outage1" })).AssertOk();
         (await rig.A.Plugin.CallAsync("/VolumeDriver.Mount", new { Name = "outage1", ID = "c1" })).AssertOk();
+        (await rig.B.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "outage3" })).AssertOk();
+        (await rig.B.Plugin.CallAsync("/VolumeDriver.Mount", new { Name = "outage3", ID = "c1" })).AssertOk();
+        await rig.B.RunAsync("echo before > /mnt/volumes/outage3/f");
         Assert.True(await ListedAsync(rig.B, "outage1", Discovered));
 
         await rig.Server.StopAsync();
@@ -175,7 +178,8 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
                 (rig.B, "/VolumeDriver.Get", new { Name = "outage1" }, false), // answered from the last discovered set
                 (rig.B, "/VolumeDriver.List", new { }, false),
                 (rig.A, "/VolumeDriver.Path", new { Name = "outage1" }, false),
-                (rig.A, "/VolumeDriver.Unmount", new { Name = "outage1", ID = "c1" }, false), // forced, then detached
+                (rig.A, "/VolumeDriver.Unmount", new { Name = "outage1", ID = "c1" }, false), // busy with the check above: forced
+                (rig.B, "/VolumeDriver.Unmount", new { Name = "outage3", ID = "c1" }, false), // nothing of csvol's inside: plain, else forced, else detached
             };
             foreach (var (guest, endpoint, body, fails) in calls)
             {
@@ -195,6 +199,7 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
             }
 
             Assert.DoesNotContain("/mnt/volumes/outage1 ", await rig.A.RunAsync("cat /proc/mounts"), StringComparison.Ordinal);
+            Assert.DoesNotContain("/mnt/volumes/outage3 ", await rig.B.RunAsync("cat /proc/mounts"), StringComparison.Ordinal);
         }
         finally
         {
@@ -214,6 +219,7 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
         await rig.B.RunAsync("echo back > /mnt/volumes/outage1/after");
         Assert.Equal("back\n", await File.ReadAllTextAsync(Path.Join(rig.Server.Team, "outage1", "after")));
         (await rig.B.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "outage2" })).AssertOk();
+        Assert.Equal("before\n", await File.ReadAllTextAsync(Path.Join(rig.Server.Team, "outage3", "f")));
         (await rig.B.Plugin.CallAsync("/VolumeDriver.Unmount", new { Name = "outage1", ID = "c3" })).AssertOk();
     }
 
