@@ -11,8 +11,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 [[ ${1:-} == build ]] || die "usage: $0 build"
-for c in qemu-system-x86_64 ganesha.nfsd mount.nfs socat cpio strings apt-get dpkg-deb; do
-  need_cmd "$c" "(scripts/deps.sh installs it)"
+for pair in qemu-system-x86_64:qemu-system-x86 ganesha.nfsd:nfs-ganesha mount.nfs:nfs-common socat:socat cpio:cpio \
+  strings:binutils apt-get:apt dpkg-deb:dpkg; do
+  need_cmd "${pair%%:*}" "${pair#*:}"
 done
 
 rig="$CSVOL_REPO_ROOT/artifacts/nfs-rig"

@@ -55,6 +55,10 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
         Assert.Equal(written, readOnB);
         Assert.Equal(written, onServer);
 
+        Assert.True(await Eventually.TrueAsync(async () =>
+            (await rig.A.Plugin.CallAsync("/VolumeDriver.Get", new { Name = "data1" })).Json.GetProperty("Volume").GetProperty("Status").TryGetProperty("usage", out _)),
+            "inspect on the mounting host never shows usage");
+
         await rig.B.RunAsync($"echo from-b > {onB}/back");
         Assert.Equal("from-b", (await rig.A.RunAsync($"cat {onA}/back")).Trim());
 
