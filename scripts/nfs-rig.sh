@@ -25,19 +25,34 @@ mkdir -p "$pkgs"
 "$CSVOL_REPO_ROOT/scripts/publish.sh" nfs
 csvol="$CSVOL_PUBLISH_DIR/nfs/csvol"
 
-# The kernel and busybox, unpacked once per version (the meta package names the versioned kernel package).
+# The kernel and busybox, unpacked once per version (the meta package names the versioned kernel package). Package
+# lists that are missing or older than the mirror are refreshed once (apt-get update), then the download is retried.
+lists_updated=0
+update_lists() {
+  ((lists_updated)) && return 1
+  say "refreshing the package lists (apt-get update)"
+  apt-get update -qq || die "apt-get update failed; is the Debian mirror reachable?"
+  lists_updated=1
+}
 fetch() {
   local pkg=$1 deb
   deb="$(find "$pkgs" -maxdepth 1 -name "${pkg}_*.deb" -print -quit)"
   if [[ -z $deb ]]; then
     say "fetching $pkg (apt-get download; not installed on this host)"
-    (cd "$pkgs" && apt-get download -qq "$pkg" 2>/dev/null) || die "apt-get download $pkg failed; is the Debian mirror reachable (apt-get update)?"
+    until (cd "$pkgs" && apt-get download -qq "$pkg" 2>/dev/null); do
+      update_lists || die "apt-get download $pkg failed; is the Debian mirror reachable?"
+    done
     deb="$(find "$pkgs" -maxdepth 1 -name "${pkg}_*.deb" -print -quit)"
   fi
   echo "$deb"
 }
-kernel_image="$(apt-cache depends "$kernel_pkg" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')"
-[[ -n $kernel_image ]] || die "apt-cache knows no $kernel_pkg; run apt-get update"
+kernel_image() { apt-cache depends "$kernel_pkg" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }'; }
+kernel_image="$(kernel_image)"
+if [[ -z $kernel_image ]]; then
+  update_lists || true
+  kernel_image="$(kernel_image)"
+fi
+[[ -n $kernel_image ]] || die "apt knows no $kernel_pkg even after apt-get update; is the Debian mirror in sources.list?"
 kernel_deb="$(fetch "$kernel_image")"
 busybox_deb="$(fetch "$busybox_pkg")"
 
