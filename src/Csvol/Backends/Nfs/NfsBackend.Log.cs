@@ -14,6 +14,9 @@ internal sealed partial class NfsBackend
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: could not check {Source}; its record is kept")]
     private partial void LogCheckFailed(Exception exception, string volume, string source);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the volumes on {Export}; its volumes as listed last time are kept")]
+    private partial void LogExportNotListed(Exception exception, string export);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "csvol marker {Path} cannot be read (damaged, or from a newer csvol); that volume is not listed")]
     private partial void LogUnreadableMarker(string path);
 
@@ -22,6 +25,9 @@ internal sealed partial class NfsBackend
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Removed data {Path} left in trash: {Mountpoints} are mount points, not deleted into")]
     private partial void LogTrashLeft(string path, string mountpoints);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Export root {Path}, left mounted by a crash, could not be unmounted; tried again at next start")]
+    private partial void LogLeftoverNotUnmounted(Exception exception, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Volume {Volume}: undoing a failed Create did not succeed")]
     private partial void LogUndoFailed(Exception exception, string volume);

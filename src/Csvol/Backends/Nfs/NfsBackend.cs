@@ -30,10 +30,12 @@ internal sealed partial class NfsBackend : IVolumeBackend
     private readonly NfsSettings _settings;
     private readonly Watchdog _watchdog;
     private readonly NfsClient _client;
+    private readonly IMounter _mounter;
     private readonly TimeProvider _time;
     private readonly ILogger<NfsBackend> _logger;
     private readonly string _workRoot;
     private readonly ConcurrentDictionary<NfsExport, bool> _exports = new();
+    private readonly ConcurrentDictionary<NfsExport, List<DiscoveredVolume>> _listed = new();
     private readonly ConcurrentDictionary<string, string> _mountpoints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _usage = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _usageReading = new(StringComparer.Ordinal);
@@ -43,6 +45,7 @@ internal sealed partial class NfsBackend : IVolumeBackend
         _settings = settings;
         _time = time;
         _logger = logger;
+        _mounter = mounter;
         _watchdog = new Watchdog(time);
         _client = new NfsClient(_watchdog, mounter, settings.StepTimeout, logger);
         _workRoot = Path.Join(stateDirectory, "nfs");
@@ -85,6 +88,8 @@ internal sealed partial class NfsBackend : IVolumeBackend
                 return false;
             }
 
+            // Parents of a nested subdir are plain 0755 directories; the volume's own is closed until its owner and mode are set.
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!, DefaultMode);
             Directory.CreateDirectory(path, OwnerOnly);
             return true;
         }, cancellationToken).ConfigureAwait(false);
@@ -114,6 +119,7 @@ internal sealed partial class NfsBackend : IVolumeBackend
             throw;
         }
 
+        Remember(location.Export);
         LogCreated(volume.Name, location.Source, made ? "made" : "adopted");
         return made ? CreateResult.Made : CreateResult.Found;
     }
@@ -189,6 +195,7 @@ internal sealed partial class NfsBackend : IVolumeBackend
         await _client.UnmountAsync(location.Export.Server, mountpoint, cancellationToken).ConfigureAwait(false); // never stack mounts
         await _client.MountAsync(location.Export, location.Source, mountpoint, MountOptionsOf(volume), cancellationToken).ConfigureAwait(false);
         _mountpoints[volume.Name] = mountpoint;
+        Remember(location.Export);
         ReadUsageInBackground(volume.Name, mountpoint);
     }
 
@@ -238,37 +245,77 @@ internal sealed partial class NfsBackend : IVolumeBackend
         }
     }
 
-    public Task CollectGarbageAsync(IReadOnlyCollection<VolumeRecord> volumes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Remembers the records' exports for discovery, and unmounts export roots a crash left mounted in the work
+    /// directory (a Create, Remove or discovery that never finished).
+    /// </summary>
+    public async Task CollectGarbageAsync(IReadOnlyCollection<VolumeRecord> volumes, CancellationToken cancellationToken)
     {
         foreach (var volume in volumes)
         {
-            _ = Locate(volume); // their exports are listed by discovery from now on
+            Remember(Locate(volume).Export);
         }
 
-        return Task.CompletedTask;
+        foreach (var leftover in _mounter.Mountpoints().Where(m => Path.GetDirectoryName(m) == _workRoot))
+        {
+            try
+            {
+                await _client.UnmountAsync("(left by a crash)", leftover, cancellationToken).ConfigureAwait(false);
+                Directory.Delete(leftover);
+            }
+            catch (Exception ex) when (ex is IOException or VolumeException)
+            {
+                LogLeftoverNotUnmounted(ex, leftover);
+            }
+        }
     }
 
-    /// <summary>Every marker on the default export and on every export a volume of this host uses.</summary>
+    /// <summary>
+    /// Every marker on the default export and on every export a volume of this host uses. An export that does not
+    /// answer contributes what it listed last time, so one dead server hides nobody's volumes; when none answers, the
+    /// core keeps its whole last set.
+    /// </summary>
     public async Task<IReadOnlyList<DiscoveredVolume>?> DiscoverAsync(CancellationToken cancellationToken)
     {
         var found = new List<DiscoveredVolume>();
+        Exception? failure = null;
+        var answered = 0;
         foreach (var export in _exports.Keys.OrderBy(e => e.Source(), StringComparer.Ordinal))
         {
-            await using var root = await ExportRoot.MountAsync(_client, _workRoot, export, _settings.Options, null, cancellationToken).ConfigureAwait(false);
-            var markers = await root.StepAsync("list csvol's volumes in", NfsMarker.Directory, () =>
-                Directory.Exists(root.MarkerDirectory)
-                    ? Directory.EnumerateFiles(root.MarkerDirectory, "*.json").Select(f => (File: f, Bytes: File.ReadAllBytes(f))).ToList()
-                    : [], cancellationToken).ConfigureAwait(false);
-            foreach (var (file, bytes) in markers)
+            try
             {
-                if (NfsMarker.Parse(bytes) is { } marker && NfsMarker.FileName(marker.Volume) == Path.GetFileName(file))
-                {
-                    found.Add(new DiscoveredVolume(marker.Volume, marker.Options, VolumeRecord.NoFacts, marker.CreatedAt));
-                }
-                else
-                {
-                    LogUnreadableMarker(root.Remote(Path.Join(NfsMarker.Directory, Path.GetFileName(file))));
-                }
+                _listed[export] = await ListExportAsync(export, cancellationToken).ConfigureAwait(false);
+                answered++;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failure = ex;
+                LogExportNotListed(ex, export.Source());
+            }
+
+            found.AddRange(_listed.GetValueOrDefault(export) ?? []);
+        }
+
+        return failure is not null && answered == 0 ? throw failure : found;
+    }
+
+    private async Task<List<DiscoveredVolume>> ListExportAsync(NfsExport export, CancellationToken cancellationToken)
+    {
+        var found = new List<DiscoveredVolume>();
+        await using var root = await ExportRoot.MountAsync(_client, _workRoot, export, _settings.Options, null, cancellationToken).ConfigureAwait(false);
+        var markers = await root.StepAsync("list csvol's volumes in", NfsMarker.Directory, () =>
+            Directory.Exists(root.MarkerDirectory)
+                ? Directory.EnumerateFiles(root.MarkerDirectory, "*.json").Select(f => (File: f, Bytes: File.ReadAllBytes(f))).ToList()
+                : [], cancellationToken).ConfigureAwait(false);
+        foreach (var (file, bytes) in markers)
+        {
+            if (NfsMarker.Parse(bytes) is { } marker && NfsMarker.FileName(marker.Volume) == Path.GetFileName(file))
+            {
+                found.Add(new DiscoveredVolume(marker.Volume, marker.Options, VolumeRecord.NoFacts, marker.CreatedAt));
+            }
+            else
+            {
+                LogUnreadableMarker(root.Remote(Path.Join(NfsMarker.Directory, Path.GetFileName(file))));
             }
         }
 
@@ -297,13 +344,13 @@ internal sealed partial class NfsBackend : IVolumeBackend
     public IReadOnlyList<string> MountOptionsOf(VolumeRecord volume) =>
         NfsMountOptions.Effective(_settings.Options, volume.Options.GetValueOrDefault(NfsOptions.MountOptions));
 
-    /// <summary>The volume's place; its export is listed by discovery from now on.</summary>
-    private NfsLocation Locate(VolumeRecord volume)
-    {
-        var location = NfsOptions.LocationOf(volume.Name, volume.Options);
-        _exports.TryAdd(location.Export, true);
-        return location;
-    }
+    private static NfsLocation Locate(VolumeRecord volume) => NfsOptions.LocationOf(volume.Name, volume.Options);
+
+    /// <summary>
+    /// Discovery lists <paramref name="export"/> from now on: it holds a volume this host created, mounted or has a record
+    /// of. Never an export a Create only tried (a typo would otherwise be listed, and fail, forever).
+    /// </summary>
+    private void Remember(NfsExport export) => _exports.TryAdd(export, true);
 
     private Task<ExportRoot> MountRootAsync(NfsExport export, VolumeRecord volume, CancellationToken cancellationToken) =>
         ExportRoot.MountAsync(_client, _workRoot, export, _settings.Options, volume.Options.GetValueOrDefault(NfsOptions.MountOptions), cancellationToken);

@@ -72,10 +72,15 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
     [Fact]
     public async Task Create_WithUidGidMode_SubdirectoryHasThemOnServerAndBothHosts()
     {
-        (await rig.A.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "owned1", Opts = new Dictionary<string, string> { ["uid"] = "1000", ["gid"] = "2000", ["mode"] = "750" } })).AssertOk();
+        (await rig.A.Plugin.CallAsync("/VolumeDriver.Create", new
+        {
+            Name = "owned1",
+            Opts = new Dictionary<string, string> { ["subdir"] = "apps/owned1", ["uid"] = "1000", ["gid"] = "2000", ["mode"] = "750" },
+        })).AssertOk();
 
-        var onServer = (await ProcessRunner.RunAsync("stat", "-c", "%u %g %a", Path.Join(rig.Server.Team, "owned1"))).Trim();
+        var onServer = (await ProcessRunner.RunAsync("stat", "-c", "%u %g %a", Path.Join(rig.Server.Team, "apps", "owned1"))).Trim();
         Assert.Equal("1000 2000 750", onServer);
+        Assert.Equal("0 0 755", (await ProcessRunner.RunAsync("stat", "-c", "%u %g %a", Path.Join(rig.Server.Team, "apps"))).Trim());
         Assert.True(await ListedAsync(rig.B, "owned1", Discovered));
         var mountpoint = (await rig.B.Plugin.CallAsync("/VolumeDriver.Mount", new { Name = "owned1", ID = "c1" })).AssertOk().Json.GetProperty("Mountpoint").GetString();
         Assert.Equal("1000 2000 750", (await rig.B.RunAsync($"stat -c '%u %g %a' {mountpoint}")).Trim());
@@ -94,6 +99,25 @@ public sealed class NfsRigTests(NfsRig rig, ITestOutputHelper output)
         Assert.Contains("root_squash", answer.Err, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Join(rig.Server.Squash, "squashed1")));
         Assert.DoesNotContain("squashed1", (await rig.A.Plugin.PostAsync("/VolumeDriver.List")).Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateAndMount_PathMissingOnServer_ErrNamesServerAndPath()
+    {
+        var noExport = await rig.A.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "nowhere1", Opts = new Dictionary<string, string> { ["share"] = "/exports/nope" } });
+        output.WriteLine(noExport.Err);
+        Assert.Contains("cannot mount nfs-server:/exports/nope from NFS server nfs-server: the path does not exist on the server", noExport.Err, StringComparison.Ordinal);
+
+        (await rig.A.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "deleted1" })).AssertOk();
+        Directory.Delete(Path.Join(rig.Server.Team, "deleted1")); // by hand, on the server
+        var mount = await rig.A.Plugin.CallAsync("/VolumeDriver.Mount", new { Name = "deleted1", ID = "c1" });
+        output.WriteLine(mount.Err);
+        Assert.Contains("cannot mount nfs-server:/exports/team/deleted1 from NFS server nfs-server: the path does not exist", mount.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("/mnt/volumes/deleted1 ", await rig.A.RunAsync("cat /proc/mounts"), StringComparison.Ordinal);
+
+        // The export that does not exist is not listed from now on: discovery on host a still sees new volumes.
+        (await rig.B.Plugin.CallAsync("/VolumeDriver.Create", new { Name = "after-nowhere1" })).AssertOk();
+        Assert.True(await ListedAsync(rig.A, "after-nowhere1", Discovered), "a failed Create of a missing export stopped host a's discovery");
     }
 
     [Fact]
