@@ -58,10 +58,22 @@ internal sealed class ExportRoot : IAsyncDisposable
     public Task StepAsync(string what, string relative, Action step, CancellationToken cancellationToken) =>
         _client.StepAsync(Export.Server, what, Remote(relative), step, cancellationToken);
 
+    /// <summary>
+    /// Unmounts (forced, then detached, if the server has gone meanwhile). Never throws: a failure here would hide the
+    /// Err of the step that failed first, and a root that stays mounted is unmounted at the next start
+    /// (<see cref="NfsBackend.CollectGarbageAsync"/>).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _client.UnmountAsync(Export.Server, Path, CancellationToken.None).ConfigureAwait(false);
-        TryDelete(Path);
+        try
+        {
+            await _client.UnmountAsync(Export.Server, Path, CancellationToken.None).ConfigureAwait(false);
+            TryDelete(Path);
+        }
+        catch (Exception ex) when (ex is IOException or Volumes.VolumeException)
+        {
+            // Never hide the first Err; the next start unmounts what is left.
+        }
     }
 
     private static void TryDelete(string path)
