@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # guests; the guests' kernel and busybox are fetched with apt-get download, never installed on this host. Installing
 # nfs-ganesha starts no service (invoke-rc.d policy), and the rig starts ganesha itself, on 127.0.0.1 only.
 REQUIRED="dockerd:docker.io docker:docker.io debootstrap:debootstrap jq:jq mkfs.ext4:e2fsprogs
-mkfs.xfs:xfsprogs findmnt:util-linux setsid:util-linux unshare:util-linux ip:iproute2 curl:curl tar:tar timeout:coreutils make:make
+mkfs.xfs:xfsprogs losetup:mount findmnt:util-linux setsid:util-linux unshare:util-linux ip:iproute2 curl:curl tar:tar timeout:coreutils make:make
 clang:clang objcopy:binutils
 qemu-system-x86_64:qemu-system-x86 ganesha.nfsd:nfs-ganesha mount.nfs:nfs-common socat:socat cpio:cpio strings:binutils"
 # Packages with no command of their own: Native AOT links the shipped binary against zlib; ganesha's VFS backend.

@@ -6,19 +6,31 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-RUN_DIR=/run/csvol-test
-DATA_ROOT=/var/lib/csvol-test/docker
+# CSVOL_TEST_DOCKERD_NAME=NAME (letters, digits, -) runs another private daemon beside the default one, with a socket,
+# data root, exec root, log and containerd namespaces of its own (the EBS end-to-end tests run two, one per "host").
+NAME="${CSVOL_TEST_DOCKERD_NAME:-}"
+if [[ -z $NAME ]]; then
+  RUN_DIR=/run/csvol-test
+  DATA_ROOT=/var/lib/csvol-test/docker
+  LOG_FILE="${CSVOL_TEST_DOCKERD_LOG:-/var/log/csvol-test/dockerd.log}"
+  CONTAINERD_NAMESPACE=csvoltest
+else
+  [[ $NAME =~ ^[a-z0-9][a-z0-9-]{0,15}$ ]] || die "CSVOL_TEST_DOCKERD_NAME must be 1-16 lowercase letters, digits or '-', not '$NAME'"
+  RUN_DIR="/run/csvol-test/$NAME"
+  DATA_ROOT="/var/lib/csvol-test/docker-$NAME"
+  LOG_FILE="${CSVOL_TEST_DOCKERD_LOG:-/var/log/csvol-test/dockerd-$NAME.log}"
+  CONTAINERD_NAMESPACE="csvoltest-$NAME"
+fi
 EXEC_ROOT="$RUN_DIR/docker-exec"
 SOCKET="$RUN_DIR/docker.sock"
 PIDFILE="$RUN_DIR/dockerd.pid"
-LOG_FILE="${CSVOL_TEST_DOCKERD_LOG:-/var/log/csvol-test/dockerd.log}"
 # A daemon with a long history can need a minute to start: one restart seen here removed 468 stale network sandboxes
 # in 65 s (left by earlier benchmark and test runs), which a 30 s limit turned into a failed test.
 START_TIMEOUT="${CSVOL_TEST_DOCKERD_START_TIMEOUT:-180}"
 STOP_TIMEOUT="${CSVOL_TEST_DOCKERD_STOP_TIMEOUT:-40}"
 export DOCKER_HOST="unix://$SOCKET"
 
-usage() { die "usage: $0 {start|stop|restart|status|env}"; }
+usage() { die "usage: [CSVOL_TEST_DOCKERD_NAME=NAME] $0 {start|stop|restart|status|env}"; }
 
 # Our pid: the pidfile's process, and only if it is a dockerd serving our socket (pids get reused). dockerd writes
 # the pidfile itself, so it holds dockerd's pid, not that of the unshare around it.
@@ -69,8 +81,8 @@ start() {
     --pidfile "$PIDFILE" \
     --iptables=false \
     --bridge=none \
-    --containerd-namespace csvoltest \
-    --containerd-plugins-namespace csvoltest-plugins \
+    --containerd-namespace "$CONTAINERD_NAMESPACE" \
+    --containerd-plugins-namespace "$CONTAINERD_NAMESPACE-plugins" \
     </dev/null >>"$LOG_FILE" 2>&1 &
   # $! is unshare, which lives exactly as long as dockerd: good enough to notice a failed start.
   local launched=$! waited=0

@@ -36,7 +36,12 @@ jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "
         setting("AWS_ENDPOINT_URL"; "EC2 API endpoint override (testing, private endpoints)"),
         setting("CSVOL_CLUSTER"; "tag value that keeps this cluster'"'"'s volumes apart from others in the account (default: default)"),
         setting("CSVOL_EXTRA_TAGS"; "Key=Value,Key2=Value2 added to every volume this plugin creates (cost allocation)"),
-        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)")
+        setting("CSVOL_EBS_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)"),
+        setting("CSVOL_EBS_ATTACH_TIMEOUT"; "seconds an attach or detach may take (default 90); a stuck attach is then undone"),
+        setting("CSVOL_EBS_ENDPOINT_URL"; "EC2 API endpoint for this plugin only (default: AWS_ENDPOINT_URL, else the region'"'"'s)"),
+        setting("CSVOL_EBS_DEVICE_ROOT"; "where attached disks appear: by-id links and device names (default /dev; must be inside the dev mount)"),
+        setting("CSVOL_EBS_SYSFS_ROOT"; "where a disk'"'"'s serial is read: <root>/block/<dev>/device/serial (default /sys)"),
+        setting("AWS_EC2_METADATA_DISABLED"; "true stops the AWS SDK from asking instance metadata itself (csvol asks CSVOL_EBS_IMDS_URL)")
       ]
     elif $b == "nfs" then
       .env += [
@@ -51,7 +56,16 @@ jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "
         setting("AZURE_RESOURCE_GROUP"; "resource group for new disks (default: the VM'"'"'s)"),
         setting("AZURE_TENANT_ID"; "tenant of the service principal; leave the AZURE_CLIENT_* empty to use managed identity"),
         setting("AZURE_CLIENT_ID"; "service principal or user-assigned identity client ID"),
-        setting("AZURE_CLIENT_SECRET"; "service principal secret")
+        setting("AZURE_CLIENT_SECRET"; "service principal secret"),
+        setting("CSVOL_CLUSTER"; "tag value that keeps this cluster'"'"'s volumes apart from others in the resource group (default: default)"),
+        setting("CSVOL_EXTRA_TAGS"; "Key=Value,Key2=Value2 added to every disk this plugin creates (cost allocation)"),
+        setting("CSVOL_AZURE_ATTACH_TIMEOUT"; "seconds an attach or detach (a VM update) may take (default 180)"),
+        setting("CSVOL_AZURE_IMDS_URL"; "instance metadata base URL (default http://169.254.169.254)"),
+        setting("CSVOL_AZURE_ARM_URL"; "Azure Resource Manager endpoint (default https://management.azure.com)"),
+        setting("CSVOL_AZURE_ARM_CA_FILE"; "PEM file of the only CA trusted for CSVOL_AZURE_ARM_URL (private endpoints, tests)"),
+        setting("CSVOL_AZURE_DEVICE_ROOT"; "where attached disks appear: disk/azure/scsi1/lun<N> links and kernel names (default /dev)"),
+        setting("CSVOL_AZURE_SYSFS_ROOT"; "where SCSI devices are read: <root>/bus/scsi/devices (default /sys)"),
+        setting("AZURE_POD_IDENTITY_AUTHORITY_HOST"; "Azure.Identity: the managed identity token endpoint'"'"'s host (tests; default IMDS)")
       ]
     else . end
 ' "$CSVOL_REPO_ROOT/config.json"

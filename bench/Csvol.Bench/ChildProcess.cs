@@ -16,6 +16,7 @@ internal sealed partial class ChildProcess
     private const int WNoHang = 1;
     private const int EChild = 10;
     private const int OWriteOnly = 1;
+    private const int OCreateAppend = 0x40 | 0x400; // O_CREAT | O_APPEND
     private const short SpawnSetProcessGroup = 0x02;
     private const short SpawnSetSignalDefaults = 0x04;
     private const short SpawnSetSignalMask = 0x08;
@@ -37,7 +38,8 @@ internal sealed partial class ChildProcess
 
     /// <param name="command">The program (looked up in PATH) and its arguments.</param>
     /// <param name="environment">Variables set or replaced in the child's copy of this process's environment.</param>
-    public static ChildProcess Start(IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
+    /// <param name="output">A file stdout and stderr are appended to (created 0644), instead of /dev/null.</param>
+    public static ChildProcess Start(IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, string? output = null)
     {
         var variables = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
@@ -61,7 +63,9 @@ internal sealed partial class ChildProcess
             Check(AttributesInit(attributes), "posix_spawnattr_init");
             try
             {
-                Check(FileActionsAddOpen(actions, 1, "/dev/null", OWriteOnly, 0), "posix_spawn_file_actions_addopen");
+                Check(output is null
+                    ? FileActionsAddOpen(actions, 1, "/dev/null", OWriteOnly, 0)
+                    : FileActionsAddOpen(actions, 1, output, OWriteOnly | OCreateAppend, 0x1a4), "posix_spawn_file_actions_addopen");
                 Check(FileActionsAddDup2(actions, 1, 2), "posix_spawn_file_actions_adddup2");
                 Check(AttributesSetFlags(attributes, SpawnSetProcessGroup | SpawnSetSignalDefaults | SpawnSetSignalMask),
                     "posix_spawnattr_setflags");

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -11,14 +12,21 @@ namespace Csvol.FakeCloud;
 /// <summary>What every fake shares: an empty WebApplication on 127.0.0.1 at a port the kernel picks, one handler.</summary>
 internal static class LoopbackApp
 {
-    public static WebApplication Create()
+    /// <param name="certificate">Serve HTTPS with it; null: plain HTTP.</param>
+    public static WebApplication Create(X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        _ = builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        _ = builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                _ = listen.UseHttps(certificate);
+            }
+        }));
         return builder.Build();
     }
 
-    /// <returns>The address it listens on, without a trailing slash (<c>http://127.0.0.1:PORT</c>).</returns>
+    /// <returns>The address it listens on, without a trailing slash (<c>http://127.0.0.1:PORT</c> or <c>https://…</c>).</returns>
     public static async Task<string> StartAsync(WebApplication app, RequestDelegate handler)
     {
         app.Run(handler);

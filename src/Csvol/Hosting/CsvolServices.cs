@@ -1,4 +1,7 @@
 using Csvol.Backends;
+#if CSVOL_AZUREDISK
+using Csvol.Backends.AzureDisk;
+#endif
 #if CSVOL_EBS
 using Csvol.Backends.Ebs;
 #endif
@@ -99,6 +102,9 @@ internal static class CsvolServices
 #if CSVOL_EBS
         // Compiled in only where CsvolBackends names ebs (Csvol.csproj): the AWS SDK stays out of csvol/local's binary.
         services.AddEbsBackend();
+#endif
+#if CSVOL_AZUREDISK
+        services.AddAzureDiskBackend();
 #endif
 #if CSVOL_NFS
         services.AddNfsBackend(sp => sp.GetRequiredService<CsvolDirectories>().StateDir);

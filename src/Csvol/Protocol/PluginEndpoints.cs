@@ -75,7 +75,12 @@ internal static class PluginEndpoints
             }, empty));
 
         routes.MapPost("/VolumeDriver.Mount", call.Handler("Mount", () => json.MountRequest, changesState: true,
-            static r => r?.Name, async r => new MountpointResponse(await volumes.MountAsync(r?.Name, r?.ID, shutdown).ConfigureAwait(false)),
+            static r => r?.Name, async r => new MountpointResponse(r is null
+                // dockerd 20.10 sends a Mount again, without its body, to a managed plugin restarted during the first.
+                ? throw new VolumeException(
+                    "volume name is missing: the Mount request had no body. dockerd sends one so after the plugin restarted during a Mount; " +
+                    "run the container again")
+                : await volumes.MountAsync(r.Name, r.ID, shutdown).ConfigureAwait(false)),
             mountpoint));
 
         routes.MapPost("/VolumeDriver.Unmount", call.Handler("Unmount", () => json.MountRequest, changesState: true,

@@ -18,8 +18,14 @@ internal static class BackendResilience
     /// jittered exponential backoff on what <paramref name="isTransient"/> accepts (and on attempts that timed out),
     /// a circuit breaker that fails fast while the backend keeps failing, and a timeout per attempt.
     /// </summary>
+    /// <param name="services">Where the pipeline is registered.</param>
+    /// <param name="name">The pipeline's name, one per backend.</param>
+    /// <param name="isTransient">Failures worth another attempt.</param>
+    /// <param name="settings">Limits; the defaults keep an operation inside csvol's call deadline.</param>
+    /// <param name="retryAfter">The wait a failure asks for (a 429's Retry-After), honoured up to <see cref="BackendResilienceSettings.MaxRetryAfter"/>; null: the backoff decides.</param>
     public static IServiceCollection AddBackendPipeline(
-        this IServiceCollection services, string name, Func<Exception, bool> isTransient, BackendResilienceSettings? settings = null)
+        this IServiceCollection services, string name, Func<Exception, bool> isTransient, BackendResilienceSettings? settings = null,
+        Func<Exception, TimeSpan?>? retryAfter = null)
     {
         var s = settings ?? new BackendResilienceSettings();
         return services.AddResiliencePipeline(name, (builder, context) =>
@@ -44,6 +50,10 @@ internal static class BackendResilience
                     Delay = s.FirstRetryDelay,
                     MaxDelay = s.MaxRetryDelay,
                     MaxRetryAttempts = s.MaxRetries,
+                    DelayGenerator = retryAfter is null ? null : args =>
+                        ValueTask.FromResult(args.Outcome.Exception is { } failure && retryAfter(failure) is { } wait
+                            ? (TimeSpan?)(wait < s.MaxRetryAfter ? wait : s.MaxRetryAfter)
+                            : null),
                 })
                 .AddCircuitBreaker(new CircuitBreakerStrategyOptions
                 {
@@ -72,6 +82,9 @@ internal sealed record BackendResilienceSettings
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest Retry-After a pipeline waits for before its next attempt.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(20);
 
     public int MaxRetries { get; init; } = 6;
 

@@ -166,7 +166,40 @@ internal sealed partial class VolumeService
                 break;
         }
 
-        await RemountIfHeldAsync(record, stopping).ConfigureAwait(false);
+        if (record.IsMounted)
+        {
+            await RemountIfHeldAsync(record, stopping).ConfigureAwait(false);
+        }
+        else if (state == BackingState.Present)
+        {
+            // Not while the backend cannot answer: every idle volume would fail, linger and be retried, all at once.
+            await ReleaseIdleAsync(record, stopping).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A global backend's volume that no ID holds and nothing mounts may still be held by this host: a plugin killed
+    /// between attach and mount leaves the disk attached here (seen in the EBS two-host test), no Unmount ever comes
+    /// for it, and every other host is refused. It is released as a last Unmount would be; a failure is retried by
+    /// the repair. A mount that no ID holds is left to the repair, which unmounts before it releases.
+    /// </summary>
+    private async Task ReleaseIdleAsync(VolumeRecord record, CancellationToken stopping)
+    {
+        var mountpoint = MountpointOf(record.Name);
+        if (_backend.Scope != VolumeScope.Global || IsMountedAt(mountpoint))
+        {
+            return;
+        }
+
+        try
+        {
+            await UnmountAndTidyAsync(record, mountpoint, stopping).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Linger(record.Name);
+            LogReleaseFailed(ex, record.Name, _settings.RepairInterval.TotalSeconds);
+        }
     }
 
     /// <summary>Mounts again a volume whose IDs Docker still holds; a failure keeps the IDs and is retried by <see cref="RepairAsync"/>.</summary>

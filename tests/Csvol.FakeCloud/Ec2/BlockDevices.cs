@@ -1,124 +1,61 @@
-using System.Diagnostics;
+using Csvol.FakeCloud.Devices;
 
 namespace Csvol.FakeCloud.Ec2;
 
 /// <summary>
-/// Backs attached volumes with a sparse file and a real loop device, and names it the way a Nitro
-/// instance does: <c>{root}/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol{hex}</c> and
-/// <c>{root}/{device name}</c> link to <c>/dev/loopN</c>; a loop device's serial cannot be set, so
+/// Names an attached volume's loop device (<see cref="LoopDisks"/>) the way a Nitro instance does:
+/// <c>{root}/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol{hex}</c> and <c>{root}/{device name}</c>
+/// link to <c>/dev/loopN</c>; a loop device's serial cannot be set, so
 /// <c>{root}/sys/block/loopN/device/serial</c> holds <c>vol{hex}</c>, where NVMe keeps it.
 /// </summary>
 internal sealed class BlockDevices(string dataDirectory, string deviceRoot)
 {
-    private const long GiB = 1L << 30;
+    private readonly LoopDisks _disks = new(dataDirectory);
 
-    public string DataFile(string volumeId) => Path.Combine(dataDirectory, volumeId + ".img");
+    /// <summary>The names each loop device got at attach, so a detach removes those even if <see cref="Xen"/> changed since.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DeviceNames> _named = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Attach as a Xen instance does (blkfront): only <c>{root}/{device name}</c>, no by-id link, and a sysfs device
+    /// with <c>devtype</c> "vbd" and no serial.
+    /// </summary>
+    public bool Xen { get; set; }
+
+    public string DataFile(string volumeId) => _disks.DataFile(volumeId);
 
     public string ByIdLink(string volumeId) =>
         Path.Combine(deviceRoot, "disk", "by-id", "nvme-Amazon_Elastic_Block_Store_" + Serial(volumeId));
 
     public static string Serial(string volumeId) => volumeId.Replace("-", "", StringComparison.Ordinal);
 
-    /// <summary>Creates the volume's file once (sparse, kept across detach and attach) or grows it to <paramref name="sizeGiB"/>.</summary>
-    public void EnsureFile(string volumeId, int sizeGiB, string? copyFrom)
-    {
-        Directory.CreateDirectory(dataDirectory);
-        var file = DataFile(volumeId);
-        if (!File.Exists(file) && copyFrom is not null && File.Exists(copyFrom))
-        {
-            File.Copy(copyFrom, file);
-        }
+    /// <inheritdoc cref="LoopDisks.EnsureFile"/>
+    public void EnsureFile(string volumeId, int sizeGiB, string? copyFrom) => _disks.EnsureFile(volumeId, sizeGiB, copyFrom);
 
-        using var stream = new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite);
-        if (stream.Length < sizeGiB * GiB)
-        {
-            stream.SetLength(sizeGiB * GiB);
-        }
+    public Task<string> AttachAsync(string volumeId, string deviceName, int sizeGiB, CancellationToken cancellationToken)
+    {
+        var xen = Xen;
+        return _disks.AttachAsync(volumeId, sizeGiB, loop => _named[loop] = Names(volumeId, deviceName, loop, xen), cancellationToken);
     }
 
-    public async Task<string> AttachAsync(string volumeId, string deviceName, int sizeGiB, CancellationToken cancellationToken)
-    {
-        EnsureFile(volumeId, sizeGiB, copyFrom: null);
-        var loop = (await RunAsync(cancellationToken, "losetup", "--find", "--show", DataFile(volumeId))).Trim();
-        try
-        {
-            Link(ByIdLink(volumeId), loop);
-            Link(DeviceLink(deviceName), loop);
-            var sys = SysDirectory(loop);
-            Directory.CreateDirectory(sys);
-            await File.WriteAllTextAsync(Path.Combine(sys, "serial"), Serial(volumeId) + "\n", cancellationToken);
-            return loop;
-        }
-        catch
-        {
-            await DetachAsync(volumeId, deviceName, loop, CancellationToken.None);
-            throw;
-        }
-    }
+    public Task DetachAsync(string volumeId, string deviceName, string loop, CancellationToken cancellationToken) =>
+        _disks.DetachAsync(loop, _named.TryRemove(loop, out var names) ? names : Names(volumeId, deviceName, loop, Xen), cancellationToken);
 
-    public async Task DetachAsync(string volumeId, string deviceName, string loop, CancellationToken cancellationToken)
-    {
-        File.Delete(ByIdLink(volumeId));
-        File.Delete(DeviceLink(deviceName));
-        var sys = Path.GetDirectoryName(SysDirectory(loop))!;
-        if (Directory.Exists(sys))
+    /// <inheritdoc cref="LoopDisks.RefreshSizeAsync"/>
+    public Task RefreshSizeAsync(string loop, CancellationToken cancellationToken) => _disks.RefreshSizeAsync(loop, cancellationToken);
+
+    /// <inheritdoc cref="LoopDisks.DeleteFile"/>
+    public void DeleteFile(string volumeId) => _disks.DeleteFile(volumeId);
+
+    public void DeleteAllFiles() => _disks.DeleteAllFiles();
+
+    private DeviceNames Names(string volumeId, string deviceName, string loop, bool xen) => new(
+        xen ? [DeviceLink(deviceName)] : [ByIdLink(volumeId), DeviceLink(deviceName)],
+        Path.Combine(deviceRoot, "sys", "block", Path.GetFileName(loop)),
+        new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            Directory.Delete(sys, recursive: true);
-        }
-
-        _ = await RunAsync(cancellationToken, "losetup", "--detach", loop);
-    }
-
-    /// <summary>Tells the kernel the file grew (ModifyVolume of an attached volume).</summary>
-    public Task RefreshSizeAsync(string loop, CancellationToken cancellationToken) =>
-        RunAsync(cancellationToken, "losetup", "--set-capacity", loop);
-
-    /// <summary>Deletes the data file, if the volume was ever attached (before the first attach the directory may not exist).</summary>
-    public void DeleteFile(string volumeId)
-    {
-        if (Directory.Exists(dataDirectory))
-        {
-            File.Delete(DataFile(volumeId));
-        }
-    }
-
-    public void DeleteAllFiles()
-    {
-        if (Directory.Exists(dataDirectory))
-        {
-            foreach (var file in Directory.EnumerateFiles(dataDirectory, "*.img"))
-            {
-                File.Delete(file);
-            }
-        }
-    }
+            [Path.Combine("device", xen ? "devtype" : "serial")] = (xen ? "vbd" : Serial(volumeId)) + "\n",
+        });
 
     private string DeviceLink(string deviceName) =>
         Path.Combine(deviceRoot, deviceName.StartsWith("/dev/", StringComparison.Ordinal) ? deviceName[5..] : deviceName.TrimStart('/'));
-
-    private string SysDirectory(string loop) => Path.Combine(deviceRoot, "sys", "block", Path.GetFileName(loop), "device");
-
-    private static void Link(string path, string target)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.Delete(path);
-        _ = File.CreateSymbolicLink(path, target);
-    }
-
-    private static async Task<string> RunAsync(CancellationToken cancellationToken, string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        return process.ExitCode == 0
-            ? await stdout
-            : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {await stderr}");
-    }
 }

@@ -72,6 +72,7 @@ internal sealed partial class Ec2Cloud
                 {
                     // A detach asked for meanwhile stays "detaching" and completes later.
                     attachment.State = "attached";
+                    AttachCompleted?.Invoke(volume.Id, System.Diagnostics.Stopwatch.GetTimestamp()); // under the lock: the time of the change
                 }
             }
         }

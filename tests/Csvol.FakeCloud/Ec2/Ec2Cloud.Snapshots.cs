@@ -1,3 +1,5 @@
+using Csvol.FakeCloud.Devices;
+
 namespace Csvol.FakeCloud.Ec2;
 
 internal sealed partial class Ec2Cloud
@@ -30,7 +32,7 @@ internal sealed partial class Ec2Cloud
             await _deviceLock.WaitAsync(cancellationToken);
             try
             {
-                File.Copy(_devices.DataFile(volumeId), _devices.DataFile(snapshot.Id));
+                SparseFiles.Copy(_devices.DataFile(volumeId), _devices.DataFile(snapshot.Id));
             }
             finally
             {

@@ -31,11 +31,14 @@ internal sealed partial class Ec2Cloud
             string.Join(',', tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}")));
         lock (_gate)
         {
-            if (token is not null && _clientTokens.TryGetValue(token, out var earlierId) && _volumes.TryGetValue(earlierId, out var earlier))
+            if (token is not null && _clientTokens.TryGetValue(token, out var earlierId))
             {
-                return earlier.Request == parameters
+                // As EC2: a token stays bound to its volume after the volume is deleted, and is refused from then on.
+                return !_volumes.TryGetValue(earlierId, out var earlier)
+                    ? throw new Ec2Error("IdempotentParameterMismatch", "The client token you have provided is associated with a resource that is already deleted. Please use a different client token.")
+                    : earlier.Request == parameters
                     ? VolumeAnswer("CreateVolume", requestId, earlier)
-                    : throw new Ec2Error("IdempotentParameterMismatch", $"The client token '{token}' was used with different parameters.");
+                    : throw new Ec2Error("IdempotentParameterMismatch", "Parameters on this idempotent request are inconsistent with parameters used in previous request(s).");
             }
 
             var snapshot = snapshotId is null ? null : _snapshots.GetValueOrDefault(snapshotId) ?? throw Ec2Error.SnapshotNotFound(snapshotId);

@@ -20,7 +20,13 @@ internal sealed partial class Ec2Cloud(FakeEc2Options options, TimeProvider time
 
     public TimeSpan AttachDelay { get; set; } = options.AttachDelay;
 
+    /// <summary>Attach the way a Xen instance does; see <see cref="BlockDevices.Xen"/>.</summary>
+    public bool XenDevices { get => _devices?.Xen ?? false; set => _devices!.Xen = value; }
+
     public TimeSpan DetachDelay { get; set; } = options.DetachDelay;
+
+    /// <summary>See <see cref="FakeEc2Server.AttachCompleted"/>.</summary>
+    public Action<string, long>? AttachCompleted { get; set; }
 
     public Gate AttachGate { get; } = new();
 

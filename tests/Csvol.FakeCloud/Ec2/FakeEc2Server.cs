@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -15,7 +16,7 @@ public sealed class FakeEc2Server : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly Ec2Cloud _cloud;
-    private readonly Faults _faults = new();
+    private readonly FaultQueue<Ec2Error> _faults = new();
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
 
     private FakeEc2Server(WebApplication app, Ec2Cloud cloud)
@@ -37,6 +38,18 @@ public sealed class FakeEc2Server : IAsyncDisposable
     public TimeSpan AttachDelay { get => _cloud.AttachDelay; set => _cloud.AttachDelay = value; }
 
     public TimeSpan DetachDelay { get => _cloud.DetachDelay; set => _cloud.DetachDelay = value; }
+
+    /// <summary>
+    /// For benchmarks: told of each request once its answer is written, with its action ("" if unreadable) and the
+    /// <see cref="Stopwatch"/> timestamps of its arrival and of that moment. Called on the request's thread; keep it cheap.
+    /// </summary>
+    public Action<string, long, long>? Served { get; set; }
+
+    /// <summary>For benchmarks: told when an attachment turns "attached", with the volume id and a <see cref="Stopwatch"/> timestamp.</summary>
+    public Action<string, long>? AttachCompleted { get => _cloud.AttachCompleted; set => _cloud.AttachCompleted = value; }
+
+    /// <summary>Attaches from now on look like a Xen instance's: no by-id link and no serial, only the device name and devtype "vbd".</summary>
+    public bool XenDevices { get => _cloud.XenDevices; set => _cloud.XenDevices = value; }
 
     public static async Task<FakeEc2Server> StartAsync(FakeEc2Options? options = null, TimeProvider? time = null)
     {
@@ -60,6 +73,10 @@ public sealed class FakeEc2Server : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> calls of <paramref name="action"/> get InternalError (500).</summary>
     public void FailNext(string action, int count) =>
         _faults.Add(action, count, () => new Ec2Error("InternalError", "An internal error has occurred.", 500));
+
+    /// <summary>The next <paramref name="count"/> calls of <paramref name="action"/> get the error <paramref name="code"/> (e.g. UnauthorizedOperation, 403).</summary>
+    public void RefuseNext(string action, int count, string code, string message, int status = 400) =>
+        _faults.Add(action, count, () => new Ec2Error(code, message, status));
 
     /// <summary>Attachments stay "attaching" until <see cref="ReleaseAttach"/> (calls still answer).</summary>
     public void StickAttach() => _cloud.AttachGate.Close();
@@ -85,6 +102,8 @@ public sealed class FakeEc2Server : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        var arrived = Stopwatch.GetTimestamp();
+        var action = "";
         var requestId = Guid.NewGuid().ToString();
         string body;
         int status;
@@ -96,7 +115,8 @@ public sealed class FakeEc2Server : IAsyncDisposable
             }
 
             var request = new QueryRequest(await context.Request.ReadFormAsync(context.RequestAborted));
-            _ = _calls.AddOrUpdate(request.Action, 1, (_, n) => n + 1);
+            action = request.Action;
+            _ = _calls.AddOrUpdate(action, 1, (_, n) => n + 1);
             if (request.Get("Version") != "2016-11-15")
             {
                 throw new Ec2Error("InvalidParameterValue", $"Version '{request.Get("Version")}' is not 2016-11-15.");
@@ -121,5 +141,6 @@ public sealed class FakeEc2Server : IAsyncDisposable
         context.Response.ContentType = "text/xml;charset=UTF-8";
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+        Served?.Invoke(action, arrived, Stopwatch.GetTimestamp());
     }
 }

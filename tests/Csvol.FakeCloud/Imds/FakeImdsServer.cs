@@ -20,6 +20,7 @@ public sealed class FakeImdsServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _tokens = new(StringComparer.Ordinal);
+    private int _disposed;
 
     private FakeImdsServer(WebApplication app, FakeImdsOptions options, TimeProvider time)
     {
@@ -41,8 +42,14 @@ public sealed class FakeImdsServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Stops answering (a test's "IMDS is down"); a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _app.StopAsync();
         await _app.DisposeAsync();
     }

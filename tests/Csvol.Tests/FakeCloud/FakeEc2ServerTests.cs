@@ -77,7 +77,7 @@ public sealed class FakeEc2ServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CreateVolume_SameClientToken_SameVolumeUnlessParametersDiffer()
+    public async Task CreateVolume_SameClientToken_SameVolumeUnlessParametersDifferOrItWasDeleted()
     {
         var request = Ec2Clients.Request(2, ("csvol/name", "data1"));
         request.ClientToken = "token-data1";
@@ -86,10 +86,17 @@ public sealed class FakeEc2ServerTests : IAsyncLifetime
         var again = (await _ec2.CreateVolumeAsync(request)).Volume;
         request.Size = 4;
         var mismatch = await Assert.ThrowsAsync<AmazonEC2Exception>(() => _ec2.CreateVolumeAsync(request));
+        var volumes = (await _ec2.DescribeVolumesAsync(new DescribeVolumesRequest())).Volumes;
+        _ = await _ec2.WaitForAsync(first.VolumeId, "available");
+        _ = await _ec2.DeleteVolumeAsync(new DeleteVolumeRequest { VolumeId = first.VolumeId });
+        request.Size = 2;
+        var deleted = await Assert.ThrowsAsync<AmazonEC2Exception>(() => _ec2.CreateVolumeAsync(request));
 
         Assert.Equal(first.VolumeId, again.VolumeId);
         Assert.Equal("IdempotentParameterMismatch", mismatch.ErrorCode);
-        Assert.Single((await _ec2.DescribeVolumesAsync(new DescribeVolumesRequest())).Volumes);
+        Assert.Single(volumes);
+        Assert.Equal("IdempotentParameterMismatch", deleted.ErrorCode);
+        Assert.Contains("already deleted", deleted.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -41,6 +41,37 @@ public sealed class SecondOpinionTests(MotoServer moto) : IClassFixture<MotoServ
         Assert.Equal("InvalidVolume.NotFound", gone.ErrorCode);
     }
 
+    /// <summary>
+    /// csvol's own EC2 requests (create with client token and tags, discovery by tag filters, adopt-or-refuse, delete)
+    /// answered by moto: two plugins see one volume set through an EC2 nobody here wrote.
+    /// </summary>
+    [Fact]
+    public async Task EbsBackend_AgainstMoto_CreateDiscoverAdoptRemove()
+    {
+        await using var rig = await Backends.Ebs.EbsRig.StartAsync(ec2Endpoint: moto.BaseUri);
+        var name = "moto-" + Guid.NewGuid().ToString("N")[..8];
+
+        (await rig.A.Client.CallAsync("/VolumeDriver.Create", new { Name = name, Opts = new { size = "2", type = "gp2", tags = "team=db" } })).AssertOk();
+        var listedOnB = await Support.Eventually.TrueAsync(async () => (await rig.B.Client.CallAsync("/VolumeDriver.Get", new { Name = name })).Err is null);
+        var status = (await rig.B.Client.CallAsync("/VolumeDriver.Get", new { Name = name })).AssertOk().Json.GetProperty("Volume").GetProperty("Status");
+        var same = await rig.B.Client.CallAsync("/VolumeDriver.Create", new { Name = name, Opts = new { size = "2", type = "gp2", tags = "team=db" } });
+        var other = await rig.B.Client.CallAsync("/VolumeDriver.Create", new { Name = name, Opts = new { size = "3", type = "gp2", tags = "team=db" } });
+        using var ec2 = Ec2Clients.For(moto.BaseUri);
+        var inMoto = await ec2.DescribeAsync(status.GetProperty("volumeId").GetString()!);
+        var removed = await rig.B.Client.CallAsync("/VolumeDriver.Remove", new { Name = name });
+        var gone = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.DescribeAsync(inMoto.VolumeId));
+
+        Assert.True(listedOnB, "host B never discovered the volume host A created in moto");
+        Assert.Equal(("2 GiB", "gp2"), (status.GetProperty("size").GetString(), status.GetProperty("type").GetString()));
+        same.AssertOk();
+        Assert.Contains("already exists with", other.Err, StringComparison.Ordinal);
+        Assert.Contains(inMoto.Tags, t => t.Key == "csvol/cluster" && t.Value == "test");
+        Assert.Contains(inMoto.Tags, t => t.Key == "team" && t.Value == "db");
+        Assert.True(inMoto.Encrypted);
+        removed.AssertOk();
+        Assert.Equal("InvalidVolume.NotFound", gone.ErrorCode);
+    }
+
     private static async Task<string> InstanceAsync(AmazonEC2Client ec2, FakeEc2Server fake, string server)
     {
         if (server == "fake")

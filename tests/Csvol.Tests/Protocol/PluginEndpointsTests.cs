@@ -120,6 +120,7 @@ public sealed class PluginEndpointsTests : PluginHostTest
 
             Assert.Equal(500, response.Status);
             Assert.StartsWith("volume name is missing", response.Err, StringComparison.Ordinal);
+            Assert.Equal(endpoint == "/VolumeDriver.Mount" && body is not "{}", response.Err!.Contains("run the container again", StringComparison.Ordinal));
         }
     }
 

@@ -1,6 +1,6 @@
 using Amazon.EC2;
 using Amazon.EC2.Model;
-using Csvol.Linux;
+using Csvol.Backends.Disks;
 using Csvol.Volumes;
 
 namespace Csvol.Backends.Ebs;
@@ -8,8 +8,6 @@ namespace Csvol.Backends.Ebs;
 /// <summary>Mount and Unmount: attach here (taking the volume over only from a stopped instance), prove the device, format once, mount.</summary>
 internal sealed partial class EbsBackend
 {
-    private static readonly TimeSpan AttachBound = TimeSpan.FromSeconds(90);
-    private static readonly TimeSpan DetachBound = TimeSpan.FromSeconds(90);
     private const int AttachAttempts = 8;
 
     /// <summary>Device names csvol attaches at: /dev/xvdba … /dev/xvdcz, clear of the names an AMI's own disks use.</summary>
@@ -25,45 +23,14 @@ internal sealed partial class EbsBackend
             ?? throw new VolumeException($"volume \"{volume.Name}\" has no EBS volume id in its record; remove it and create it again");
         var self = await _metadata.GetAsync(cancellationToken);
         var attached = await AttachHereAsync(volume.Name, id, self, cancellationToken);
-        var device = await _devices.FindAsync(id, attached.Attachments?.FirstOrDefault(a => a.InstanceId == self.InstanceId)?.Device, cancellationToken);
+        var device = await _devices.FindAsync(
+            id, attached.Attachments?.FirstOrDefault(a => a.InstanceId == self.InstanceId)?.Device, attached.Size ?? 0, cancellationToken);
         _attachedDevices[volume.Name] = device;
-
-        Directory.CreateDirectory(mountpoint);
-        _mounter.Unmount(mountpoint); // never stack mounts
-        var fsType = await EbsDevices.ProbeAsync(device, cancellationToken);
-        var formatted = TagOf(attached, EbsTags.Formatted);
-        if (fsType is not null)
-        {
-            if (formatted is null)
-            {
-                await TagFormattedAsync(id, fsType, cancellationToken); // formatted by a Mount that stopped before tagging
-            }
-
-            _mounter.Mount(device, mountpoint, fsType, MountFlags.None, null);
-            return;
-        }
-
-        if (formatted is not null)
-        {
-            throw new VolumeException(
-                $"refusing to format: the volume was formatted before ({EbsTags.Formatted}={formatted} on {id}) and blkid sees no file system on {device}; " +
-                "its data may be damaged or the device not yet readable. Check it by hand (e.g. from a snapshot); csvol never formats it again");
-        }
-
-        fsType = volume.Options[EbsOptions.FsType];
-        LogFormatting(volume.Name, id, device, fsType);
-        await EbsDevices.FormatAsync(device, fsType, cancellationToken);
-        _mounter.Mount(device, mountpoint, fsType, MountFlags.None, null);
-        try
-        {
-            ApplyRoot(volume.Options, mountpoint);
-            await TagFormattedAsync(id, fsType, cancellationToken);
-        }
-        catch
-        {
-            _mounter.Unmount(mountpoint);
-            throw;
-        }
+        await _formatOnce.MountAsync(
+            new DiskToMount(volume.Name, id, device, volume.Options, TagOf(attached, EbsTags.Formatted), EbsTags.Formatted),
+            mountpoint,
+            (fsType, t) => Ec2Async("CreateTags", (ec2, t2) => ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [id], Tags = [new Tag(EbsTags.Formatted, fsType)] }, t2), t),
+            cancellationToken);
     }
 
     public async Task UnmountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken)
@@ -94,11 +61,11 @@ internal sealed partial class EbsBackend
             {
                 if (attachment.State == AttachmentStatus.Detaching)
                 {
-                    _ = await WaitForStateAsync(id, "detached", v => !(v.Attachments ?? []).Any(), DetachBound, cancellationToken);
+                    _ = await WaitForStateAsync(id, "detached", v => !(v.Attachments ?? []).Any(), _settings.AttachTimeout, cancellationToken);
                     continue;
                 }
 
-                return await WaitAttachedAsync(id, self.InstanceId, cancellationToken);
+                return await WaitAttachedAsync(name, id, self.InstanceId, attachment.Device, cancellationToken);
             }
 
             if (attachment is not null)
@@ -136,7 +103,7 @@ internal sealed partial class EbsBackend
                     (ec2, t) => ec2.AttachVolumeAsync(new AttachVolumeRequest { VolumeId = id, InstanceId = self.InstanceId, Device = device }, t),
                     cancellationToken, "VolumeInUse", "IncorrectState", "InvalidParameterValue");
                 LogAttaching(name, id, device);
-                return await WaitAttachedAsync(id, self.InstanceId, cancellationToken);
+                return await WaitAttachedAsync(name, id, self.InstanceId, device, cancellationToken);
             }
             catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidParameterValue" && ex.Message.Contains("in use", StringComparison.OrdinalIgnoreCase))
             {
@@ -156,9 +123,34 @@ internal sealed partial class EbsBackend
         throw new VolumeException($"could not attach volume \"{name}\" ({id}) to {self.InstanceId} after {AttachAttempts} attempts; repeat the call");
     }
 
-    private Task<Volume> WaitAttachedAsync(string id, string instanceId, CancellationToken cancellationToken) =>
-        WaitForStateAsync(id, "attached here", v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached),
-            AttachBound, cancellationToken);
+    /// <summary>
+    /// Waits for the attachment to complete. One that stays "attaching" past the attach timeout is undone (detached)
+    /// and its device name avoided here from then on: a stuck attach is most often a device name the instance still
+    /// holds, and left alone it would block the volume on every host.
+    /// </summary>
+    private async Task<Volume> WaitAttachedAsync(string name, string id, string instanceId, string device, CancellationToken cancellationToken)
+    {
+        var (found, done) = await TryWaitForStateAsync(
+            id, v => (v.Attachments ?? []).Any(a => a.InstanceId == instanceId && a.State == AttachmentStatus.Attached), _settings.AttachTimeout, cancellationToken);
+        if (done)
+        {
+            return found;
+        }
+
+        var stuck = (found.Attachments ?? []).FirstOrDefault(a => a.InstanceId == instanceId);
+        if (stuck?.State == AttachmentStatus.Attaching)
+        {
+            _failedNames.Add(device);
+            LogAttachStuck(name, id, device, _settings.AttachTimeout.TotalSeconds);
+            await DetachAsync(id, instanceId, force: false, cancellationToken);
+            throw new VolumeException(
+                $"EC2 left volume \"{name}\" ({id}) attaching to {instanceId} at {device} for {_settings.AttachTimeout.TotalSeconds:0} s; " +
+                $"csvol detached it again and will not use {device} on this host before every other name; repeat the call ({EbsSettings.AttachTimeoutVariable} sets the wait)");
+        }
+
+        throw new VolumeException(
+            $"EBS volume {id} did not become attached to {instanceId} within {_settings.AttachTimeout.TotalSeconds:0} s (it is {found.State}{AttachmentText(found)}); repeat the call to keep waiting");
+    }
 
     private async Task DetachAsync(string id, string instanceId, bool force, CancellationToken cancellationToken)
     {
@@ -173,7 +165,7 @@ internal sealed partial class EbsBackend
             // Already detached (or detaching): the wait below tells.
         }
 
-        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), DetachBound, cancellationToken);
+        _ = await WaitForStateAsync(id, "detached from " + instanceId, v => !(v.Attachments ?? []).Any(a => a.InstanceId == instanceId), _settings.AttachTimeout, cancellationToken);
     }
 
     private async Task<string> InstanceStateAsync(string instanceId, CancellationToken cancellationToken)
@@ -199,26 +191,6 @@ internal sealed partial class EbsBackend
         var free = DeviceNames.Where(n => !used.Contains(n)).ToList();
         return free.FirstOrDefault(n => !_failedNames.Contains(n)) ?? free.FirstOrDefault()
             ?? throw new VolumeException($"instance {instanceId} has no free device name left in {DeviceNames[0]}-{DeviceNames[^1]}");
-    }
-
-    private Task TagFormattedAsync(string id, string fsType, CancellationToken cancellationToken) =>
-        Ec2Async("CreateTags",
-            (ec2, t) => ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [id], Tags = [new Tag(EbsTags.Formatted, fsType)] }, t), cancellationToken);
-
-    /// <summary>Owner and mode of a new file system's root, so a container that is not root can write to it.</summary>
-    private static void ApplyRoot(IReadOnlyDictionary<string, string> options, string root)
-    {
-        uint? Id(string key) => options.TryGetValue(key, out var v) ? uint.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : null;
-        var (uid, gid) = (Id(EbsOptions.Uid), Id(EbsOptions.Gid));
-        if (uid is not null || gid is not null)
-        {
-            Libc.Lchown(root, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
-        }
-
-        if (options.TryGetValue(EbsOptions.Mode, out var mode))
-        {
-            File.SetUnixFileMode(root, (UnixFileMode)Convert.ToInt32(mode, 8));
-        }
     }
 
     /// <summary>A small thread-safe set of device names.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using Amazon.EC2;
 using Amazon.EC2.Model;
 using Amazon.Runtime;
+using Csvol.Backends.Disks;
 using Csvol.Mounting;
 using Csvol.Resilience;
 using Csvol.Volumes;
@@ -28,6 +29,9 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
 
     private static readonly TimeSpan CreateBound = TimeSpan.FromSeconds(120);
 
+    /// <summary>Client tokens tried for one name before giving up: one per earlier volume of that name, since deleted.</summary>
+    private const int TokenGenerations = 64;
+
     private readonly EbsSettings _settings;
     private readonly ResiliencePipeline _pipeline;
     private readonly IMounter _mounter;
@@ -35,12 +39,17 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private readonly ILogger<EbsBackend> _logger;
     private readonly InstanceMetadata _metadata;
     private readonly EbsDevices _devices;
+    private readonly FormatOnce _formatOnce;
     private readonly SemaphoreSlim _clientOnce = new(1, 1);
     private AmazonEC2Client? _ec2;
     private readonly ConcurrentDictionary<string, string> _attachedDevices = new(StringComparer.Ordinal);
 
-    public EbsBackend(EbsSettings settings, ResiliencePipeline pipeline, IMounter mounter, TimeProvider time, ILogger<EbsBackend> logger)
+    /// <summary>Where each volume (by id) was attached when EC2 last described it (a Describe or a discovery).</summary>
+    private readonly ConcurrentDictionary<string, string> _lastAttachment = new(StringComparer.Ordinal);
+
+    public EbsBackend(EbsSettings settings, ResiliencePipeline pipeline, IMounter mounter, FormatOnce formatOnce, TimeProvider time, ILogger<EbsBackend> logger)
     {
+        _formatOnce = formatOnce;
         _settings = settings;
         _pipeline = pipeline;
         _mounter = mounter;
@@ -63,30 +72,36 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     {
         if (await FindByNameAsync(volume.Name, cancellationToken) is { } existing)
         {
-            var options = OptionsOf(existing);
-            if (options is null || !options.OrderBy(o => o.Key).SequenceEqual(volume.Options.OrderBy(o => o.Key)))
-            {
-                throw new VolumeException(options is null
-                    ? $"EBS volume {existing.VolumeId} is tagged {EbsTags.VolumeName}={volume.Name} in cluster \"{_settings.Cluster}\" but carries no readable {EbsTags.Options} tag; remove or retag it"
-                    : $"EBS volume {existing.VolumeId} for \"{volume.Name}\" already exists with other options: {EbsOptions.Difference(options, volume.Options)}; create it with the same options or remove it first");
-            }
-
-            var ready = await WaitForStateAsync(existing.VolumeId, "available or in-use", v => v.State != VolumeState.Creating, CreateBound, cancellationToken);
-            return new CreateResult(FactsOf(ready), Adopted: true);
+            return await AdoptAsync(volume, existing, cancellationToken);
         }
 
         var zone = volume.Options.GetValueOrDefault(EbsOptions.AvailabilityZone) ?? (await _metadata.GetAsync(cancellationToken)).AvailabilityZone;
         var request = CreateRequest(volume, zone);
-        Volume created;
-        try
+        Volume? created = null;
+        for (var generation = 0; created is null; generation++)
         {
-            created = (await Ec2Async("CreateVolume", (ec2, t) => ec2.CreateVolumeAsync(request, t), cancellationToken, "IdempotentParameterMismatch")).Volume;
-        }
-        catch (AmazonEC2Exception ex) when (ex.ErrorCode == "IdempotentParameterMismatch")
-        {
-            // An earlier volume of this name (since deleted) used the plain token with other options.
-            request.ClientToken = _settings.ClientToken(volume.Name, EbsOptions.Encode(volume.Options));
-            created = (await Ec2Async("CreateVolume", (ec2, t) => ec2.CreateVolumeAsync(request, t), cancellationToken)).Volume;
+            if (generation == TokenGenerations)
+            {
+                throw new VolumeException(
+                    $"EC2 answered IdempotentParameterMismatch to all {TokenGenerations} client tokens of \"{volume.Name}\" in cluster \"{_settings.Cluster}\"; " +
+                    "each belongs to an earlier volume of this name, since deleted. Use another volume name");
+            }
+
+            // Generation 0 is the plain hash of cluster and name. EC2 never reuses a token whose volume was deleted, so a
+            // name created again after a Remove walks on to the next generation; every host and every retry walks the
+            // same sequence, so a repeated or racing Create still lands on the one volume.
+            request.ClientToken = _settings.ClientToken(volume.Name, generation);
+            try
+            {
+                created = (await Ec2Async("CreateVolume", (ec2, t) => ec2.CreateVolumeAsync(request, t), cancellationToken, "IdempotentParameterMismatch")).Volume;
+            }
+            catch (AmazonEC2Exception ex) when (ex.ErrorCode == "IdempotentParameterMismatch")
+            {
+                if (await FindByNameAsync(volume.Name, cancellationToken) is { } raced)
+                {
+                    return await AdoptAsync(volume, raced, cancellationToken); // made meanwhile by another host, perhaps with other options
+                }
+            }
         }
 
         LogCreated(volume.Name, created.VolumeId, zone);
@@ -94,6 +109,21 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         return available.State == VolumeState.Error
             ? throw new VolumeException($"EBS volume {created.VolumeId} for \"{volume.Name}\" ended in state error; remove it and create it again")
             : new CreateResult(FactsOf(available), Adopted: false);
+    }
+
+    /// <summary>Create of a name the cluster already has: the same options adopt it, other options are an Err naming the difference.</summary>
+    private async Task<CreateResult> AdoptAsync(VolumeRecord volume, Volume existing, CancellationToken cancellationToken)
+    {
+        var options = OptionsOf(existing);
+        if (options is null || !DiskTags.Same(options, volume.Options))
+        {
+            throw new VolumeException(options is null
+                ? $"EBS volume {existing.VolumeId} is tagged {EbsTags.VolumeName}={volume.Name} in cluster \"{_settings.Cluster}\" but carries no readable {EbsTags.Options} tag; remove or retag it"
+                : $"EBS volume {existing.VolumeId} for \"{volume.Name}\" already exists with other options: {DiskTags.Difference(options, volume.Options)}; create it with the same options or remove it first");
+        }
+
+        var ready = await WaitForStateAsync(existing.VolumeId, "available or in-use", v => v.State != VolumeState.Creating, CreateBound, cancellationToken);
+        return new CreateResult(FactsOf(ready), Adopted: true);
     }
 
     public async Task RemoveAsync(VolumeRecord volume, CancellationToken cancellationToken)
@@ -126,6 +156,8 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidVolume.NotFound")
         {
         }
+
+        _ = _lastAttachment.TryRemove(id, out _);
     }
 
     public Task PurgeAsync(VolumeRecord volume, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -166,6 +198,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
             var page = await Ec2Async("DescribeVolumes", (ec2, t) => ec2.DescribeVolumesAsync(request, t), cancellationToken);
             foreach (var v in page.Volumes ?? [])
             {
+                Remember(v);
                 if (v.State == VolumeState.Deleting || v.State == VolumeState.Deleted || TagOf(v, EbsTags.VolumeName) is not { } name)
                 {
                     continue;
@@ -199,6 +232,11 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         {
             status["device"] = device;
         }
+
+        if (VolumeIdOf(volume) is { } id && _lastAttachment.TryGetValue(id, out var attachment))
+        {
+            status["attachedTo"] = attachment;
+        }
     }
 
     public void Dispose()
@@ -231,12 +269,7 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         };
         var chunks = EbsOptions.ToTagValues(options);
         tags.AddRange(chunks.Select((chunk, i) => new Tag(EbsTags.OptionsKey(i), chunk)));
-        tags.AddRange(_settings.ExtraTags.Where(e => !options.ContainsKey(EbsOptions.Tags) || !EbsOptions.ParseTags(options[EbsOptions.Tags]).Any(u => u.Key == e.Key))
-            .Select(e => new Tag(e.Key, e.Value)));
-        if (options.TryGetValue(EbsOptions.Tags, out var user))
-        {
-            tags.AddRange(EbsOptions.ParseTags(user).Select(u => new Tag(u.Key, u.Value)));
-        }
+        tags.AddRange(DiskTags.UserAndExtra(options, EbsOptions.Tags, _settings.ExtraTags).Select(t => new Tag(t.Key, t.Value)));
 
         var request = new CreateVolumeRequest
         {
@@ -283,7 +316,13 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
         {
             var answer = await Ec2Async("DescribeVolumes",
                 (ec2, t) => ec2.DescribeVolumesAsync(new DescribeVolumesRequest { VolumeIds = [volumeId] }, t), cancellationToken, "InvalidVolume.NotFound");
-            return answer.Volumes?.FirstOrDefault();
+            var found = answer.Volumes?.FirstOrDefault();
+            if (found is not null)
+            {
+                Remember(found);
+            }
+
+            return found;
         }
         catch (AmazonEC2Exception ex) when (ex.ErrorCode == "InvalidVolume.NotFound")
         {
@@ -294,27 +333,36 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     /// <summary>Polls the volume until <paramref name="done"/> holds, at most <paramref name="bound"/>.</summary>
     private async Task<Volume> WaitForStateAsync(string volumeId, string wanted, Func<Volume, bool> done, TimeSpan bound, CancellationToken cancellationToken)
     {
+        var (found, reached) = await TryWaitForStateAsync(volumeId, done, bound, cancellationToken);
+        return reached
+            ? found
+            : throw new VolumeException(
+                $"EBS volume {volumeId} did not become {wanted} within {bound.TotalSeconds:0} s (it is {found.State}{AttachmentText(found)}); repeat the call to keep waiting");
+    }
+
+    /// <summary>Polls the volume until <paramref name="done"/> holds or <paramref name="bound"/> passes; the volume as last seen.</summary>
+    private async Task<(Volume Found, bool Done)> TryWaitForStateAsync(string volumeId, Func<Volume, bool> done, TimeSpan bound, CancellationToken cancellationToken)
+    {
         var deadline = _time.GetUtcNow() + bound;
         var delay = TimeSpan.FromMilliseconds(50);
         while (true)
         {
             var found = await DescribeAsync(volumeId, cancellationToken)
                 ?? throw new VolumeException($"EBS volume {volumeId} no longer exists; was it deleted outside csvol?");
-            if (done(found))
+            if (done(found) || _time.GetUtcNow() >= deadline)
             {
-                return found;
-            }
-
-            if (_time.GetUtcNow() >= deadline)
-            {
-                throw new VolumeException(
-                    $"EBS volume {volumeId} did not become {wanted} within {bound.TotalSeconds:0} s (it is {found.State}{AttachmentText(found)}); repeat the call to keep waiting");
+                return (found, done(found));
             }
 
             await Task.Delay(delay, _time, cancellationToken);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 1000));
         }
     }
+
+    private void Remember(Volume volume) =>
+        _lastAttachment[volume.VolumeId] = volume.Attachments is { Count: > 0 } a
+            ? $"{a[0].InstanceId} ({a[0].State} at {a[0].Device})"
+            : "none";
 
     private static string AttachmentText(Volume volume) =>
         volume.Attachments is { Count: > 0 } a ? $", {a[0].State} to {a[0].InstanceId}" : "";
@@ -394,14 +442,5 @@ internal sealed partial class EbsBackend : IVolumeBackend, IDisposable
     private static string? TagOf(Volume volume, string key) => volume.Tags?.FirstOrDefault(t => t.Key == key)?.Value;
 
     /// <summary>The options the creating host recorded, read back from the <c>csvol/options</c> tags.</summary>
-    private static SortedDictionary<string, string>? OptionsOf(Volume volume)
-    {
-        var text = "";
-        for (var i = 0; TagOf(volume, EbsTags.OptionsKey(i)) is { } chunk; i++)
-        {
-            text += chunk;
-        }
-
-        return text.Length == 0 ? null : EbsOptions.Decode(text);
-    }
+    private static SortedDictionary<string, string>? OptionsOf(Volume volume) => DiskTags.FromTagValues(i => TagOf(volume, EbsTags.OptionsKey(i)));
 }

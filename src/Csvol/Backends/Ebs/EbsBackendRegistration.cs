@@ -1,4 +1,6 @@
+using Csvol.Backends.Disks;
 using Csvol.Mounting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Csvol.Resilience;
 using Polly.Registry;
 
@@ -15,10 +17,12 @@ internal static class EbsBackendRegistration
     public static IServiceCollection AddEbsBackend(this IServiceCollection services, BackendResilienceSettings? resilience = null)
     {
         services.AddBackendPipeline(EbsBackend.PipelineName, EbsBackend.IsTransient, resilience);
+        services.TryAddSingleton<FormatOnce>();
         return services.AddSingleton(new BackendRegistration(EbsBackend.BackendName, sp => new EbsBackend(
             EbsSettings.From(sp.GetRequiredService<IConfiguration>()),
             sp.GetRequiredService<ResiliencePipelineProvider<string>>().GetPipeline(EbsBackend.PipelineName),
             sp.GetRequiredService<IMounter>(),
+            sp.GetRequiredService<FormatOnce>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<EbsBackend>())));
     }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using Csvol.Backends.Disks;
 
 namespace Csvol.Backends.Ebs;
 
@@ -13,20 +13,23 @@ internal static class EbsOptions
     public const string Encrypted = "encrypted";
     public const string KmsKeyId = "kmsKeyId";
     public const string SnapshotId = "snapshotId";
-    public const string FsType = "fsType";
+    public const string FsType = DiskOptions.FsType;
     public const string AvailabilityZone = "availabilityZone";
     public const string Tags = "tags";
-    public const string Uid = "uid";
-    public const string Gid = "gid";
-    public const string Mode = "mode";
+    public const string Uid = DiskOptions.Uid;
+    public const string Gid = DiskOptions.Gid;
+    public const string Mode = DiskOptions.Mode;
 
-    public const string Ext4 = "ext4";
-    public const string Xfs = "xfs";
+    public const string Ext4 = DiskOptions.Ext4;
+    public const string Xfs = DiskOptions.Xfs;
 
     /// <summary>EC2's limit of tags per resource.</summary>
     public const int MaxTags = 50;
     public const int MaxTagKey = 128;
     public const int MaxTagValue = 256;
+
+    /// <summary>EC2's limits on tags, and the keys csvol writes.</summary>
+    public static readonly TagRules TagRules = new("AWS", MaxTags, MaxTagKey, MaxTagValue, EbsTags.Prefix, [EbsTags.NameTag], ["aws:"], "");
 
     private static readonly string[] Types = ["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
 
@@ -51,15 +54,10 @@ internal static class EbsOptions
 
     public static IReadOnlyList<VolumeOptionSpec> Specs { get; } =
     [
-        new(Size, "size in GiB (gp2/gp3 1-16384, io1/io2 4-16384, st1/sc1 125-16384, standard 1-1024); needed unless snapshotId is given",
-            raw => PositiveInt(raw.Trim().ToLowerInvariant().Replace("gib", "", StringComparison.Ordinal).TrimEnd('g')) is { } gib
-                ? OptionValue.Valid(gib.ToString(CultureInfo.InvariantCulture))
-                : OptionValue.Invalid("a whole number of GiB such as 10 or 10g")),
+        DiskOptions.SizeGiB(Size, "size in GiB (gp2/gp3 1-16384, io1/io2 4-16384, st1/sc1 125-16384, standard 1-1024); needed unless snapshotId is given"),
         VolumeOptionSpec.Choice(Type, "EBS volume type", "gp3", Types),
-        new(Iops, "provisioned IOPS: gp3 3000-16000, io1/io2 100-64000 (needed for io1/io2)",
-            raw => PositiveInt(raw.Trim()) is { } n ? OptionValue.Valid(n.ToString(CultureInfo.InvariantCulture)) : OptionValue.Invalid("a positive whole number")),
-        new(Throughput, "gp3 only: MiB/s, 125-1000",
-            raw => PositiveInt(raw.Trim()) is { } n ? OptionValue.Valid(n.ToString(CultureInfo.InvariantCulture)) : OptionValue.Invalid("a positive whole number")),
+        DiskOptions.Count(Iops, "provisioned IOPS: gp3 3000-16000, io1/io2 100-64000 (needed for io1/io2)"),
+        DiskOptions.Count(Throughput, "gp3 only: MiB/s, 125-1000"),
         VolumeOptionSpec.Flag(Encrypted, "encrypt the volume (default true)") with { Default = "true" },
         new(KmsKeyId, "KMS key (id, alias or ARN) for an encrypted volume; default: the account's EBS key",
             raw => raw.Trim() is { Length: > 0 and <= 2048 } key && !key.Any(char.IsWhiteSpace)
@@ -69,16 +67,13 @@ internal static class EbsOptions
             raw => raw.Trim().ToLowerInvariant() is var id && id.StartsWith("snap-", StringComparison.Ordinal) && id.Length > 5 && id[5..].All(char.IsAsciiHexDigitLower)
                 ? OptionValue.Valid(id)
                 : OptionValue.Invalid("a snapshot id such as snap-0123456789abcdef0")),
-        VolumeOptionSpec.Choice(FsType, "file system made on a new volume", Ext4, Ext4, Xfs),
         new(AvailabilityZone, "availability zone (default: the instance's)",
             raw => raw.Trim().ToLowerInvariant() is { Length: >= 4 and <= 32 } zone && zone.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')
                 && char.IsAsciiDigit(zone[^2]) && char.IsAsciiLetterLower(zone[^1])
                 ? OptionValue.Valid(zone)
                 : OptionValue.Invalid("an availability zone such as us-east-1a")),
-        new(Tags, "tags for the volume: Key=Value,Key2=Value2", NormalizeTags),
-        VolumeOptionSpec.Id(Uid, "owner of the root directory of a newly formatted volume"),
-        VolumeOptionSpec.Id(Gid, "group of the root directory of a newly formatted volume"),
-        VolumeOptionSpec.OctalMode(Mode, "permissions of the root directory of a newly formatted volume"),
+        new(Tags, "tags for the volume: Key=Value,Key2=Value2", raw => DiskTags.Normalize(raw, TagRules)),
+        .. DiskOptions.Specs,
     ];
 
     /// <summary>Rules across options; <paramref name="fixedTags"/> is how many tags csvol and the plugin settings add.</summary>
@@ -143,130 +138,11 @@ internal static class EbsOptions
             : null;
     }
 
-    /// <summary>Tags as <c>Key=Value,Key2=Value2</c>, in order; the text was validated by <see cref="NormalizeTags"/> or the settings.</summary>
-    public static List<KeyValuePair<string, string>> ParseTags(string text)
-    {
-        var tags = new List<KeyValuePair<string, string>>();
-        foreach (var pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            tags.Add(equals < 0 ? new(pair, "") : new(pair[..equals].Trim(), pair[(equals + 1)..].Trim()));
-        }
+    /// <summary>Tags as <c>Key=Value,Key2=Value2</c>, in order.</summary>
+    public static List<KeyValuePair<string, string>> ParseTags(string text) => DiskTags.Parse(text);
 
-        return tags;
-    }
-
-    /// <summary>Null when every tag is one a user may set, otherwise what is wrong.</summary>
-    public static string? CheckTags(IReadOnlyList<KeyValuePair<string, string>> tags)
-    {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (key, value) in tags)
-        {
-            if (key.Length is 0 or > MaxTagKey)
-            {
-                return $"tag keys of 1-{MaxTagKey} characters (\"{Shorten(key)}\" has {key.Length})";
-            }
-
-            if (value.Length > MaxTagValue)
-            {
-                return $"tag values of at most {MaxTagValue} characters (the value of \"{key}\" has {value.Length})";
-            }
-
-            if (key.StartsWith("aws:", StringComparison.OrdinalIgnoreCase))
-            {
-                return $"tag keys that do not start with \"aws:\" (reserved by AWS): \"{key}\"";
-            }
-
-            if (key.StartsWith(EbsTags.Prefix, StringComparison.Ordinal) || key == EbsTags.NameTag)
-            {
-                return $"tag keys other than \"{EbsTags.NameTag}\" and \"{EbsTags.Prefix}*\" (csvol's own): \"{key}\"";
-            }
-
-            if (!seen.Add(key))
-            {
-                return $"each tag key once (\"{key}\" is repeated)";
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The options as one text (keys sorted, values escaped), split over as many tag values as it takes.</summary>
-    public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options)
-    {
-        var text = Encode(options);
-        var chunks = new List<string>();
-        for (var start = 0; start < text.Length; start += MaxTagValue)
-        {
-            chunks.Add(text.Substring(start, Math.Min(MaxTagValue, text.Length - start)));
-        }
-
-        return chunks;
-    }
-
-    public static string Encode(IReadOnlyDictionary<string, string> options)
-    {
-        var text = new StringBuilder();
-        foreach (var (key, value) in options.OrderBy(o => o.Key, StringComparer.Ordinal))
-        {
-            _ = text.Append(text.Length == 0 ? "" : "&").Append(key).Append('=').Append(Uri.EscapeDataString(value));
-        }
-
-        return text.ToString();
-    }
-
-    /// <summary>The options written by <see cref="Encode"/>; null when the text is not that form.</summary>
-    public static SortedDictionary<string, string>? Decode(string text)
-    {
-        var options = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
-            {
-                return null;
-            }
-
-            options[pair[..equals]] = Uri.UnescapeDataString(pair[(equals + 1)..]);
-        }
-
-        return options;
-    }
-
-    /// <summary>The options that differ between two sets, as "key=a, not key=b".</summary>
-    public static string Difference(IReadOnlyDictionary<string, string> existing, IReadOnlyDictionary<string, string> wanted)
-    {
-        var keys = existing.Keys.Union(wanted.Keys).Order(StringComparer.Ordinal);
-        return string.Join("; ", keys
-            .Where(k => existing.GetValueOrDefault(k) != wanted.GetValueOrDefault(k))
-            .Select(k => $"{k}={existing.GetValueOrDefault(k) ?? "(unset)"}, not {k}={wanted.GetValueOrDefault(k) ?? "(unset)"}"));
-    }
+    /// <summary>The options as one text, split over as many tag values as it takes.</summary>
+    public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options) => DiskTags.ToTagValues(options, MaxTagValue);
 
     private static int OptionTagCount(IReadOnlyDictionary<string, string> options) => ToTagValues(options).Count;
-
-    private static OptionValue NormalizeTags(string raw)
-    {
-        var tags = ParseTags(raw);
-        if (tags.Count == 0)
-        {
-            return OptionValue.Invalid("Key=Value pairs separated by commas");
-        }
-
-        if (CheckTags(tags) is { } problem)
-        {
-            return OptionValue.Invalid(problem);
-        }
-
-        if (tags.Any(t => t.Key.Contains('=', StringComparison.Ordinal) || t.Value.Contains(',', StringComparison.Ordinal)))
-        {
-            return OptionValue.Invalid("Key=Value pairs separated by commas");
-        }
-
-        return OptionValue.Valid(string.Join(',', tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => t.Key + "=" + t.Value)));
-    }
-
-    private static int? PositiveInt(string text) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : null;
-
-    private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }

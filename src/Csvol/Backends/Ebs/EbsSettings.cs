@@ -1,3 +1,5 @@
+using System.Globalization;
+using Csvol.Backends.Disks;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -12,6 +14,7 @@ internal sealed record EbsSettings
     public const string EndpointVariable = "CSVOL_EBS_ENDPOINT_URL";
     public const string DeviceRootVariable = "CSVOL_EBS_DEVICE_ROOT";
     public const string SysfsRootVariable = "CSVOL_EBS_SYSFS_ROOT";
+    public const string AttachTimeoutVariable = "CSVOL_EBS_ATTACH_TIMEOUT";
 
     public string Cluster { get; init; } = "default";
 
@@ -35,53 +38,33 @@ internal sealed record EbsSettings
 
     public string SysfsRoot { get; init; } = "/sys";
 
+    /// <summary>How long an attach or a detach may take before csvol undoes it (attach) or gives up waiting (detach).</summary>
+    public TimeSpan AttachTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
     public static EbsSettings From(IConfiguration configuration)
     {
-        string? Value(string key) => configuration[key] is { Length: > 0 } v ? v.Trim() : null;
+        string? Value(string key) => SettingText.Value(configuration, key);
 
-        var settings = new EbsSettings
+        return new EbsSettings
         {
-            Cluster = Value(ClusterVariable) ?? "default",
-            ImdsUrl = Url(ImdsUrlVariable, Value(ImdsUrlVariable)) ?? new Uri("http://169.254.169.254"),
-            Endpoint = Url(EndpointVariable, Value(EndpointVariable)) ?? Url("AWS_ENDPOINT_URL", Value("AWS_ENDPOINT_URL")),
+            Cluster = SettingText.Cluster(ClusterVariable, Value(ClusterVariable), EbsOptions.MaxTagValue),
+            ExtraTags = DiskTags.FromSetting(ExtraTagsVariable, Value(ExtraTagsVariable), EbsOptions.TagRules),
+            ImdsUrl = SettingText.Url(ImdsUrlVariable, Value(ImdsUrlVariable)) ?? new Uri("http://169.254.169.254"),
+            Endpoint = SettingText.Url(EndpointVariable, Value(EndpointVariable)) ?? SettingText.Url("AWS_ENDPOINT_URL", Value("AWS_ENDPOINT_URL")),
             Region = Value("AWS_REGION") ?? Value("AWS_DEFAULT_REGION"),
             AccessKeyId = Value("AWS_ACCESS_KEY_ID"),
             SecretAccessKey = Value("AWS_SECRET_ACCESS_KEY"),
             SessionToken = Value("AWS_SESSION_TOKEN"),
-            DeviceRoot = AbsolutePath(DeviceRootVariable, Value(DeviceRootVariable)) ?? "/dev",
-            SysfsRoot = AbsolutePath(SysfsRootVariable, Value(SysfsRootVariable)) ?? "/sys",
+            DeviceRoot = SettingText.AbsolutePath(DeviceRootVariable, Value(DeviceRootVariable)) ?? "/dev",
+            SysfsRoot = SettingText.AbsolutePath(SysfsRootVariable, Value(SysfsRootVariable)) ?? "/sys",
+            AttachTimeout = SettingText.Seconds(AttachTimeoutVariable, Value(AttachTimeoutVariable), 1, 3600) ?? TimeSpan.FromSeconds(90),
         };
-        if (settings.Cluster.Length > EbsOptions.MaxTagValue || settings.Cluster.Contains('/', StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"{ClusterVariable} must be at most {EbsOptions.MaxTagValue} characters without '/'");
-        }
-
-        if (Value(ExtraTagsVariable) is { } extra)
-        {
-            var tags = EbsOptions.ParseTags(extra);
-            if (EbsOptions.CheckTags(tags) is { } problem)
-            {
-                throw new InvalidOperationException($"{ExtraTagsVariable} must be Key=Value,Key2=Value2 with {problem}");
-            }
-
-            settings = settings with { ExtraTags = tags };
-        }
-
-        return settings;
     }
 
-    /// <summary>CreateVolume's idempotency token: the same volume name in the same cluster always asks for the same volume.</summary>
-    public string ClientToken(string name, string? salt = null) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Cluster + "/" + name + (salt is null ? "" : "/" + salt))))[..64];
-
-    private static Uri? Url(string variable, string? text) =>
-        text is null ? null
-        : Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
-            ? url
-            : throw new InvalidOperationException($"{variable} must be an http:// or https:// URL, not \"{text}\"");
-
-    private static string? AbsolutePath(string variable, string? text) =>
-        text is null ? null
-        : Path.IsPathFullyQualified(text) ? text.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/"
-        : throw new InvalidOperationException($"{variable} must be an absolute path, not \"{text}\"");
+    /// <summary>
+    /// CreateVolume's idempotency token: the same volume name in the same cluster always asks for the same volume.
+    /// <paramref name="generation"/> counts earlier volumes of the name, since deleted (EC2 refuses their tokens).
+    /// </summary>
+    public string ClientToken(string name, int generation = 0) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Cluster + "/" + name + (generation == 0 ? "" : "/" + generation.ToString(CultureInfo.InvariantCulture)))))[..64];
 }

@@ -35,6 +35,9 @@ public sealed class EbsBackendTests(ITestOutputHelper output) : IAsyncLifetime
         var mountedFs = FsTypeOf(mountA);
         var rootOwnerAndMode = (await ProcessRunner.RunAsync("stat", "-c", "%u %a", mountA)).Trim();
         await File.WriteAllTextAsync(Path.Combine(mountA, "hello.txt"), "from A");
+        var seenFromB = await Eventually.TrueAsync(async () =>
+            (await b.Client.CallAsync("/VolumeDriver.Get", new { Name = "data" })).AssertOk().Json.GetProperty("Volume").GetProperty("Status")
+                .TryGetProperty("attachedTo", out var attachedTo) && attachedTo.GetString() == $"{EbsRig.InstanceA} (attached at /dev/xvdba)");
         (await a.Client.CallAsync("/VolumeDriver.Unmount", new { Name = "data", ID = "ca" })).AssertOk();
         var afterUnmount = await ec2.DescribeAsync(id);
 
@@ -53,6 +56,7 @@ public sealed class EbsBackendTests(ITestOutputHelper output) : IAsyncLifetime
         var final = await ec2.WaitForAsync(id, "available");
 
         Assert.True(listedOnB, "host B never listed the volume host A created");
+        Assert.True(seenFromB, "docker volume inspect on host B never showed the volume attached to host A's instance");
         Assert.Equal("ext4", mountedFs);
         Assert.Equal("1000 750", rootOwnerAndMode);
         Assert.Equal("from A", readOnB);
@@ -159,6 +163,30 @@ public sealed class EbsBackendTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(keptWhileFailing, "a record was dropped while EC2 could not answer");
         Assert.False(File.Exists(Path.Combine(a.Settings.StateDir, "volumes", "gone.json")));
         Assert.True(File.Exists(Path.Combine(a.Settings.StateDir, "volumes", "kept.json")));
+    }
+
+    /// <summary>What a plugin killed between AttachVolume and the mount leaves: attached here, no mount, no ID (issue 11).</summary>
+    [Fact]
+    public async Task Restart_AttachedHereButHeldByNoContainer_DetachedSoAnotherHostMountsIt()
+    {
+        var a = _rig.A;
+        (await a.Client.CallAsync("/VolumeDriver.Create", new { Name = "orphan", Opts = new { size = "1" } })).AssertOk();
+        var id = (await a.Client.CallAsync("/VolumeDriver.Get", new { Name = "orphan" })).AssertOk()
+            .Json.GetProperty("Volume").GetProperty("Status").GetProperty("volumeId").GetString()!;
+        using var ec2 = Ec2Clients.For(_rig.Ec2.BaseUri);
+        await a.StopAppAsync();
+        _ = await ec2.AttachVolumeAsync(new AttachVolumeRequest { VolumeId = id, InstanceId = EbsRig.InstanceA, Device = "/dev/xvdba" });
+        _ = await ec2.WaitForAsync(id, "in-use", "attached");
+
+        await a.StartAppAsync();
+        await a.Services.GetRequiredService<VolumeService>().Restored.WaitAsync(TimeSpan.FromSeconds(60));
+        var afterRestart = await ec2.DescribeAsync(id);
+        _ = await Eventually.TrueAsync(async () => (await _rig.B.Client.CallAsync("/VolumeDriver.Get", new { Name = "orphan" })).Err is null);
+        var onB = await _rig.B.Client.CallAsync("/VolumeDriver.Mount", new { Name = "orphan", ID = "cb" });
+
+        Assert.Empty(afterRestart.Attachments ?? []);
+        onB.AssertOk();
+        (await _rig.B.Client.CallAsync("/VolumeDriver.Unmount", new { Name = "orphan", ID = "cb" })).AssertOk();
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Csvol.Backends.Disks;
 using Csvol.Backends.Ebs;
 using Csvol.Mounting;
 using Csvol.Volumes;
@@ -18,7 +19,8 @@ public sealed class EbsOptionsTests : IDisposable
     {
         _backend = new EbsBackend(
             new EbsSettings { ExtraTags = [new("team", "storage"), new("env", "test")] },
-            ResiliencePipeline.Empty, Mock.Of<IMounter>(), TimeProvider.System, NullLogger<EbsBackend>.Instance);
+            ResiliencePipeline.Empty, Mock.Of<IMounter>(), new FormatOnce(Mock.Of<IMounter>(), NullLogger<FormatOnce>.Instance),
+            TimeProvider.System, NullLogger<EbsBackend>.Instance);
         _sut = new OptionNormalizer(_backend);
     }
 
@@ -29,7 +31,7 @@ public sealed class EbsOptionsTests : IDisposable
     {
         var options = _sut.Normalize(new Dictionary<string, string> { ["size"] = "10G" }).Stored;
 
-        Assert.Equal("encrypted=true&fsType=ext4&size=10&type=gp3", EbsOptions.Encode(options));
+        Assert.Equal("encrypted=true&fsType=ext4&size=10&type=gp3", DiskTags.Encode(options));
     }
 
     [Theory]
@@ -106,7 +108,7 @@ public sealed class EbsOptionsTests : IDisposable
 
         Assert.Equal(2, chunks.Count);
         Assert.All(chunks, c => Assert.True(c.Length <= 256));
-        Assert.Equal(options, EbsOptions.Decode(string.Concat(chunks)));
+        Assert.Equal(options, DiskTags.Decode(string.Concat(chunks)));
     }
 
     [Fact]
@@ -128,6 +130,9 @@ public sealed class EbsOptionsTests : IDisposable
         Assert.Equal(settings.ClientToken("db"), settings.ClientToken("db"));
         Assert.NotEqual(settings.ClientToken("db"), new EbsSettings().ClientToken("db"));
         Assert.Matches("^[0-9a-f]{64}$", settings.ClientToken("db"));
+        Assert.Equal(settings.ClientToken("db", 0), settings.ClientToken("db"));
+        Assert.Equal(3, new[] { 0, 1, 2 }.Select(g => settings.ClientToken("db", g)).Distinct().Count());
+        Assert.Equal(settings.ClientToken("db", 2), new EbsSettings { Cluster = "prod" }.ClientToken("db", 2));
     }
 
     private static Dictionary<string, string> Parse(string given) =>

@@ -33,7 +33,12 @@ internal sealed class EbsRig : IAsyncDisposable
 
     public PluginHost B => _hosts[1];
 
-    public static async Task<EbsRig> StartAsync()
+    /// <summary>Host A's instance metadata service (stop it to see csvol without IMDS).</summary>
+    public FakeImdsServer ImdsA => _imds[0];
+
+    /// <param name="variables">More settings for both hosts (e.g. a short CSVOL_EBS_ATTACH_TIMEOUT).</param>
+    /// <param name="ec2Endpoint">Another EC2 for the plugins (moto) instead of the fake.</param>
+    public static async Task<EbsRig> StartAsync(IReadOnlyDictionary<string, string?>? variables = null, Uri? ec2Endpoint = null)
     {
         Root.Require();
         Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
@@ -53,19 +58,20 @@ internal sealed class EbsRig : IAsyncDisposable
             ec2.AddInstance(instance, "us-east-1a");
             var imds = await FakeImdsServer.StartAsync(new FakeImdsOptions { InstanceId = instance, AvailabilityZone = "us-east-1a" });
             rig._imds.Add(imds);
-            rig._hosts.Add(await PluginHost.StartAsync(variables: new Dictionary<string, string?>
+            var settings = new Dictionary<string, string?>(variables ?? new Dictionary<string, string?>())
             {
                 [CsvolSettings.BackendVariable] = EbsBackend.BackendName,
                 [CsvolSettings.DiscoveryIntervalVariable] = "1",
                 [EbsSettings.ImdsUrlVariable] = imds.BaseUri.ToString(),
-                [EbsSettings.EndpointVariable] = ec2.BaseUri.ToString(),
+                [EbsSettings.EndpointVariable] = (ec2Endpoint ?? ec2.BaseUri).ToString(),
                 [EbsSettings.DeviceRootVariable] = dir.Sub("dev"),
                 [EbsSettings.SysfsRootVariable] = dir.Sub("dev", "sys"),
                 [EbsSettings.ClusterVariable] = "test",
                 ["AWS_REGION"] = "us-east-1",
                 ["AWS_ACCESS_KEY_ID"] = "AKIDFAKE",
                 ["AWS_SECRET_ACCESS_KEY"] = "fake-secret",
-            }));
+            };
+            rig._hosts.Add(await PluginHost.StartAsync(variables: settings));
         }
 
         return rig;

@@ -1,19 +1,20 @@
-namespace Csvol.FakeCloud.Ec2;
+namespace Csvol.FakeCloud;
 
 /// <summary>Errors queued per action by the test, answered before the action runs; thread-safe.</summary>
-internal sealed class Faults
+internal sealed class FaultQueue<TError>
+    where TError : class
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Queue<Ec2Error>> _queued = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<TError>> _queued = new(StringComparer.Ordinal);
 
-    public void Add(string action, int count, Func<Ec2Error> error)
+    public void Add(string action, int count, Func<TError> error)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         lock (_gate)
         {
             if (!_queued.TryGetValue(action, out var queue))
             {
-                _queued[action] = queue = new Queue<Ec2Error>();
+                _queued[action] = queue = new Queue<TError>();
             }
 
             for (var i = 0; i < count; i++)
@@ -23,7 +24,7 @@ internal sealed class Faults
         }
     }
 
-    public Ec2Error? Take(string action)
+    public TError? Take(string action)
     {
         lock (_gate)
         {

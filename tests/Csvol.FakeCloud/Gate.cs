@@ -1,4 +1,4 @@
-namespace Csvol.FakeCloud.Ec2;
+namespace Csvol.FakeCloud;
 
 /// <summary>Open by default; a closed gate holds every state change that waits on it until it opens again.</summary>
 internal sealed class Gate
@@ -22,6 +22,17 @@ internal sealed class Gate
         lock (_lock)
         {
             _ = _open.TrySetResult();
+        }
+    }
+
+    public bool IsOpen
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open.Task.IsCompleted;
+            }
         }
     }
 

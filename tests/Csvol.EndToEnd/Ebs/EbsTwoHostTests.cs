@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using System.Globalization;
+using Csvol.EndToEnd.Harness;
+using Csvol.FakeCloud.Ec2;
+
+namespace Csvol.EndToEnd.Ebs;
+
+/// <summary>
+/// A volume of <c>csvol/ebs</c> moving between two hosts, as users drive it: every step is a docker CLI call against
+/// host A's or host B's dockerd; what the cloud did is read from the fake EC2 through the AWS SDK, and what the disk
+/// holds from containers (sha256 of a random file).
+/// </summary>
+[Collection(EbsTwoHostCollection.Name)]
+public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
+{
+    /// <summary>Generous on purpose: this 2-core machine is shared and noisy. The steps take a few seconds.</summary>
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    private const string WriteScript = "head -c 4194304 /dev/urandom > /d/payload && sync && sha256sum /d/payload | cut -d' ' -f1";
+    private const string ReadScript = "sha256sum /d/payload | cut -d' ' -f1";
+
+    private readonly List<(EbsHost Host, string Container)> _containers = [];
+    private readonly List<string> _volumes = [];
+
+    private EbsHost A => rig.A;
+
+    private EbsHost B => rig.B;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>Leaves the rig as the next test expects it: no faults, both instances running, no container of this test.</summary>
+    public async Task DisposeAsync()
+    {
+        rig.Ec2.ClearFaults();
+        rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50);
+        rig.Ec2.SetInstanceState(A.InstanceId, FakeInstanceState.Running);
+        rig.Ec2.SetInstanceState(B.InstanceId, FakeInstanceState.Running);
+        foreach (var (host, container) in _containers)
+        {
+            _ = await host.Docker.RunAsync("rm", "-f", container);
+        }
+
+        // Removed on A, where each was created (the fake deletes the disk), then on B, so that B's dockerd forgets
+        // the volumes its containers used too.
+        foreach (var volume in _volumes)
+        {
+            _ = await A.Docker.RunAsync("volume", "rm", "-f", volume);
+            _ = await B.Docker.RunAsync("volume", "rm", "-f", volume);
+        }
+    }
+
+    [Fact]
+    public async Task CreateOnA_WrittenThenReadOnB_SameBytesAndDetachedBetween()
+    {
+        var name = await CreateOnAAsync();
+
+        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        var afterA = await rig.AwaitDetachedAsync(name, Bound);
+        await AwaitListedAsync(B, name);
+        var read = await MustAsync(B, await B.RunAsync(name, ReadScript));
+        var afterB = await rig.AwaitDetachedAsync(name, Bound);
+
+        Assert.Equal(written, read);
+        Assert.Equal(64, written.Length);
+        Assert.Equal(afterA.VolumeId, afterB.VolumeId);
+        Assert.Equal(afterA.VolumeId, await A.Docker.MustAsync("volume", "inspect", "-f", "{{index .Status \"volumeId\"}}", name));
+        Assert.Contains(afterA.Tags, t => t.Key == "csvol/formatted" && t.Value == "ext4");
+        await AwaitNoLoopDevicesAsync();
+    }
+
+    [Fact]
+    public async Task MountOnA_WhileContainerOnBHoldsIt_ErrNamesBsInstanceAndWhatToDo()
+    {
+        var name = await CreateOnAAsync();
+        _ = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        await AwaitListedAsync(B, name);
+        await HoldAsync(B, name);
+
+        var refused = await A.RunAsync(name, ReadScript);
+
+        Assert.False(refused.Succeeded, refused.Describe());
+        Assert.Contains($"is attached to instance {B.InstanceId}, which is running", refused.StdErr, StringComparison.Ordinal);
+        Assert.Contains("stop the container using it there (or stop that instance), then try again", refused.StdErr, StringComparison.Ordinal);
+        var stillB = Assert.Single((await rig.EbsVolumeNamedAsync(name)).Attachments ?? []);
+        Assert.Equal(B.InstanceId, stillB.InstanceId);
+    }
+
+    [Fact]
+    public async Task MountOnA_HolderBsInstanceStopped_TakesItOverAndReadsTheData()
+    {
+        var name = await CreateOnAAsync();
+        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        await AwaitListedAsync(B, name);
+        var holder = await HoldAsync(B, name);
+        Assert.Equal(B.InstanceId, Assert.Single((await rig.EbsVolumeNamedAsync(name)).Attachments ?? []).InstanceId);
+
+        rig.Ec2.SetInstanceState(B.InstanceId, FakeInstanceState.Stopped);
+        var read = await MustAsync(A, await A.RunAsync(name, ReadScript));
+
+        Assert.Equal(written, read);
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        // B's container still "runs" on an instance EC2 calls stopped; removing it must not detach anything of A's.
+        rig.Ec2.SetInstanceState(B.InstanceId, FakeInstanceState.Running);
+        _ = await B.Docker.MustAsync("rm", "-f", holder);
+        await AwaitNoLoopDevicesAsync();
+    }
+
+    [Fact]
+    public async Task Run_PluginKilledMidAttach_RepeatConvergesOnOneVolumeAndAttachment()
+    {
+        var name = await CreateOnAAsync();
+        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        var attachesBefore = rig.Ec2.Calls("AttachVolume");
+
+        var (firstResult, killed, restarted) = await RunKilledMidAttachAsync(name);
+        var read = firstResult.Succeeded ? firstResult : await RepeatUntilSucceededAsync(() => A.RunAsync(name, ReadScript));
+
+        Assert.NotEqual(killed, restarted);
+        Assert.Equal("true", await A.Docker.MustAsync("plugin", "inspect", "-f", "{{.Enabled}}", EbsHost.PluginName));
+        Assert.Equal(written, await MustAsync(A, read));
+        var volume = await rig.AwaitDetachedAsync(name, Bound); // exactly one EBS volume carries the name
+        // The restarted plugin either finds its own attachment and waits for it, or releases it at start-up (no
+        // container holds the volume) and attaches again for the repeat: never a third attach, never two at once
+        // (the fake refuses a second attachment with VolumeInUse, which would fail the run).
+        Assert.InRange(rig.Ec2.Calls("AttachVolume"), attachesBefore + 1, attachesBefore + 2);
+        Assert.Equal(volume.VolumeId, Assert.Single(await rig.EbsVolumesNamedAsync(name)).VolumeId);
+        await AwaitNoLoopDevicesAsync();
+    }
+
+    /// <summary>Nobody repeats the run: the disk must not stay attached to A, or B is refused for a container that does not exist.</summary>
+    [Fact]
+    public async Task Run_PluginKilledMidAttachAndNotRepeated_RestartedPluginReleasesTheDiskForB()
+    {
+        var name = await CreateOnAAsync();
+        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+
+        var (firstResult, _, _) = await RunKilledMidAttachAsync(name);
+
+        Assert.False(firstResult.Succeeded, firstResult.Describe()); // dockerd's retry reaches the new plugin without a body
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        await AwaitListedAsync(B, name);
+        Assert.Equal(written, await MustAsync(B, await B.RunAsync(name, ReadScript)));
+        await AwaitNoLoopDevicesAsync();
+    }
+
+    [Fact]
+    public async Task CreateWriteRead_ThrottlingAnd5xxBursts_SucceedWithinBound()
+    {
+        (string Action, bool Throttle, int Count)[] faults =
+        [
+            ("CreateVolume", true, 3), ("AttachVolume", false, 3), ("DescribeInstances", true, 2), ("CreateTags", false, 2), ("DetachVolume", true, 2),
+        ];
+        var callsBefore = faults.ToDictionary(f => f.Action, f => rig.Ec2.Calls(f.Action));
+        foreach (var (action, throttle, count) in faults)
+        {
+            if (throttle)
+            {
+                rig.Ec2.ThrottleNext(action, count);
+            }
+            else
+            {
+                rig.Ec2.FailNext(action, count);
+            }
+        }
+
+        var took = Stopwatch.StartNew();
+        var name = await CreateOnAAsync();
+        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        took.Stop();
+        var read = await MustAsync(A, await A.RunAsync(name, ReadScript));
+
+        Assert.Equal(written, read);
+        Assert.True(took.Elapsed < Bound, $"create, write and detach through the fault bursts took {took.Elapsed.TotalSeconds:0.0} s");
+        foreach (var (action, _, count) in faults)
+        {
+            // Every queued fault was answered (so the bursts were met, not skipped) and one more call then succeeded.
+            Assert.True(rig.Ec2.Calls(action) >= callsBefore[action] + count + 1,
+                $"{action}: {rig.Ec2.Calls(action) - callsBefore[action]} calls, expected at least {count + 1} ({count} faulted)");
+        }
+    }
+
+    /// <summary>
+    /// <c>docker run</c> of <paramref name="volume"/> on A with the fake's attach slowed to 8 s; A's plugin is killed with
+    /// SIGKILL once its AttachVolume arrived, and dockerd must start it again. Returns the run's result and both pids.
+    /// </summary>
+    private async Task<(CommandResult Run, int Killed, int Restarted)> RunKilledMidAttachAsync(string volume)
+    {
+        var attachesBefore = rig.Ec2.Calls("AttachVolume");
+        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
+        rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8);
+
+        var run = A.RunAsync(volume, ReadScript);
+        await AwaitAsync(() => rig.Ec2.Calls("AttachVolume") > attachesBefore, "host A's AttachVolume call");
+        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
+        var result = await run;
+        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
+        rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50);
+        return (result, killed, restarted);
+    }
+
+    /// <summary><c>docker volume create -d csvol/ebs -o size=1 NAME</c> on A; the fake then holds exactly one volume of that name.</summary>
+    private async Task<string> CreateOnAAsync()
+    {
+        var name = "e2e-ebs-" + Guid.NewGuid().ToString("N")[..12];
+        _volumes.Add(name);
+        var created = await A.Docker.RunAsync("volume", "create", "-d", EbsHost.PluginName, "-o", "size=1", "--", name);
+        if (!created.Succeeded)
+        {
+            throw new CommandFailedException(created.Describe() + "\n" + await A.LogTailAsync());
+        }
+
+        var volume = await rig.EbsVolumeNamedAsync(name);
+        Assert.Equal(1, volume.Size);
+        Assert.Equal(EbsHostsFixture.Zone, volume.AvailabilityZone);
+        return name;
+    }
+
+    private async Task<string> HoldAsync(EbsHost host, string volume)
+    {
+        var container = "e2e-ebs-" + Guid.NewGuid().ToString("N")[..12];
+        _containers.Add((host, container));
+        var started = await host.Docker.RunAsync(
+            "run", "-d", "--name", container, "--label", Docker.Label, "-v", volume + ":/d", Docker.Image, "sleep", "600");
+        _ = await MustAsync(host, started);
+        return container;
+    }
+
+    /// <summary>Waits until <c>docker volume ls</c> on <paramref name="host"/> lists <paramref name="name"/> (discovery).</summary>
+    private static async Task AwaitListedAsync(EbsHost host, string name)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var listed = (await host.Docker.RunAsync("volume", "ls", "-q", "--filter", "driver=" + EbsHost.PluginName + ":latest")).MustSucceed();
+            if (listed.StdOut.Split('\n').Contains(name))
+            {
+                return;
+            }
+
+            if (waited.Elapsed > Bound)
+            {
+                Assert.Fail($"host {host.Label} did not list volume {name} within {Bound.TotalSeconds:0} s; it lists:\n{listed.StdOut}\n{await host.LogTailAsync()}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
+    private async Task AwaitNoLoopDevicesAsync()
+    {
+        var waited = Stopwatch.StartNew();
+        IReadOnlyList<string> loops;
+        while ((loops = await rig.LoopDevicesAsync()).Count > 0 && waited.Elapsed < Bound)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.True(loops.Count == 0, "loop devices still attached to the fake's files: " + string.Join(", ", loops));
+    }
+
+    private static async Task AwaitAsync(Func<bool> condition, string what)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(waited.Elapsed < Bound, $"{what} did not happen within {Bound.TotalSeconds:0} s");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<CommandResult> RepeatUntilSucceededAsync(Func<Task<CommandResult>> run)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var result = await run();
+            if (result.Succeeded || waited.Elapsed > Bound)
+            {
+                return result;
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    /// <summary>The trimmed output of a command that must have succeeded; on failure, with the host's dockerd log (the plugin's lines).</summary>
+    private static async Task<string> MustAsync(EbsHost host, CommandResult result) =>
+        result.Succeeded ? result.StdOut.Trim() : throw new CommandFailedException(result.Describe() + "\n" + await host.LogTailAsync());
+}
