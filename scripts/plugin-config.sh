@@ -43,6 +43,13 @@ jq --arg b "$backend" --arg description "csvol/$backend: $(backend_description "
         setting("CSVOL_EBS_SYSFS_ROOT"; "where a disk'"'"'s serial is read: <root>/block/<dev>/device/serial (default /sys)"),
         setting("AWS_EC2_METADATA_DISABLED"; "true stops the AWS SDK from asking instance metadata itself (csvol asks CSVOL_EBS_IMDS_URL)")
       ]
+    elif $b == "nfs" then
+      .env += [
+        setting("CSVOL_NFS_SERVER"; "default NFS server of volumes that name none (host name, resolved at each mount, or address); its share is the one every host lists volumes from"),
+        setting("CSVOL_NFS_SHARE"; "default exported path, e.g. /exports/team"),
+        setting("CSVOL_NFS_OPTIONS"; "mount options every volume gets, from csvol'"'"'s allowlist (e.g. vers=4.1,noatime); hard unless soft is given"),
+        setting("CSVOL_NFS_TIMEOUT"; "seconds one step that waits on the NFS server may take before the call fails naming it (default 8)")
+      ]
     elif $b == "azuredisk" then
       .env += [
         setting("AZURE_SUBSCRIPTION_ID"; "subscription holding the disks (default: from instance metadata)"),

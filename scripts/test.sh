@@ -78,6 +78,9 @@ rm -rf "$results_dir"
 mkdir -p "$results_dir"
 
 scripts/deps.sh
+# The real-NFS rig's guests carry csvol/nfs's own published binary: built here, before the tests, rather than by the
+# rig's fixture in the middle of a test run (tests/Csvol.Tests/Backends/Nfs/Rig).
+scripts/nfs-rig.sh build
 network_before="$(host_network)"
 private_dockerd_with_plugin
 

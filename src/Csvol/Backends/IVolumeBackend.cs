@@ -80,6 +80,13 @@ internal interface IVolumeBackend
     /// <summary>Makes the storage appear at <paramref name="mountpoint"/> (attach, format if new, mount), creating the directory.</summary>
     Task MountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Asked before a mount already in place is handed to another container: true when it no longer works and must be
+    /// mounted again (a network file system's stale handle). Must be bounded in time; a storage that cannot answer is an
+    /// exception, not true. Local storage cannot go stale.
+    /// </summary>
+    Task<bool> IsMountStaleAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken) => Task.FromResult(false);
+
     /// <summary>Takes it away again (unmount, detach), so that another host can take it.</summary>
     Task UnmountAsync(VolumeRecord volume, string mountpoint, CancellationToken cancellationToken);
 

@@ -6,6 +6,9 @@ using Csvol.Backends.AzureDisk;
 using Csvol.Backends.Ebs;
 #endif
 using Csvol.Backends.Local;
+#if CSVOL_NFS
+using Csvol.Backends.Nfs;
+#endif
 using Csvol.Mounting;
 using Csvol.Protocol;
 using Csvol.Volumes;
@@ -102,6 +105,9 @@ internal static class CsvolServices
 #endif
 #if CSVOL_AZUREDISK
         services.AddAzureDiskBackend();
+#endif
+#if CSVOL_NFS
+        services.AddNfsBackend(sp => sp.GetRequiredService<CsvolDirectories>().StateDir);
 #endif
         services.AddSingleton(sp => new BackendRegistry(sp.GetServices<BackendRegistration>()));
         services.AddSingleton(sp => sp.GetRequiredService<BackendRegistry>().Get(sp.GetRequiredService<CsvolSettings>().Backend).Create(sp));

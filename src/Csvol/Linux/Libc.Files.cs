@@ -19,9 +19,13 @@ internal static partial class Libc
     private const int AtRemoveDir = 0x200;
     private const int AtNoAutomount = 0x800;
     private const int AtEmptyPath = 0x1000;
+    private const int AtStatxForceSync = 0x2000;
     private const uint StatxType = 0x1;
     private const uint StatxIno = 0x100;
     private const uint StatxMntId = 0x1000;
+
+    // Linux revalidates with the server only when a field it caches is asked for (the mode, times, size): type and inode alone are answered from the cache.
+    private const uint StatxBasicStats = 0x7FF;
     private const int SeekSet = 0;
     private const int DirentNameOffset = 19; // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[]
     private const int DirentReclenOffset = 16;
@@ -84,6 +88,14 @@ internal static partial class Libc
         status = new FileStatus(buffer.Mode, buffer.Inode, ((ulong)buffer.DevMajor << 32) | buffer.DevMinor, buffer.MountId);
         return 0;
     }
+
+    /// <summary>
+    /// statx of <paramref name="path"/> with AT_STATX_FORCE_SYNC: a network file system asks its server rather than
+    /// answering from its cache, so a stale handle (ESTALE) or a server that does not answer shows here.
+    /// </summary>
+    /// <returns>errno, 0 on success.</returns>
+    public static int TryStatFromServer(string path) =>
+        StatxNative(AtFdCwd, EntryName(path), AtStatxForceSync, StatxBasicStats, out _) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>unlinkat: a symlink is removed itself; with <paramref name="directory"/>, an empty directory (AT_REMOVEDIR).</summary>
     /// <returns>errno, 0 on success.</returns>

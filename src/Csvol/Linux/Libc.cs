@@ -8,6 +8,9 @@ internal static partial class Libc
     public const int EINVAL = 22;
     public const int ENOENT = 2;
     public const int EBUSY = 16;
+    public const int EPERM = 1;
+    public const int EACCES = 13;
+    public const int ESTALE = 116;
 
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MountNative(string source, string target, string? fsType, ulong flags, string? data);
@@ -76,6 +79,9 @@ internal enum MountFlags : ulong
 internal enum UnmountFlags
 {
     None = 0,
+
+    /// <summary>MNT_FORCE: a network file system aborts the requests in flight (NFS: to a server that does not answer).</summary>
+    Force = 1,
     Detach = 2,
     NoFollow = 8,
 }

@@ -44,6 +44,9 @@ internal sealed partial class VolumeService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume} is held by {Ids} mount IDs but was not mounted; mounting it")]
     private partial void LogMountMissing(string volume, int ids);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Volume {Volume}: its mount is stale (the backend says it no longer works); mounting it again")]
+    private partial void LogMountStale(string volume);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Released volume {Volume}: no mount ID held its mount (left by a crash or a failed unmount)")]
     private partial void LogReleased(string volume);
 

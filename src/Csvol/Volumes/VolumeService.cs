@@ -211,6 +211,14 @@ internal sealed partial class VolumeService
         var record = _volumes.TryGetValue(name, out var local) ? local : Discovered(name) ?? throw NotFound(name);
         var mountpoint = MountpointOf(name);
         var mountedBefore = IsMountedAt(mountpoint);
+        if (mountedBefore && await _backend.IsMountStaleAsync(record, mountpoint, cancellationToken).ConfigureAwait(false))
+        {
+            // Handing a stale mount to another container would give it only errors: mount it again first.
+            LogMountStale(name);
+            await _backend.UnmountAsync(record, mountpoint, cancellationToken).ConfigureAwait(false);
+            mountedBefore = false;
+        }
+
         if (!mountedBefore)
         {
             if (record.IsMounted)

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
@@ -11,15 +12,24 @@ internal sealed class PluginClient : IDisposable
     private readonly HttpClient _http;
 
     public PluginClient(string socketPath)
+        : this(new UnixDomainSocketEndPoint(socketPath), AddressFamily.Unix)
+    {
+    }
+
+    /// <summary>A plugin reached over TCP: the NFS rig's guests relay their csvol socket to a loopback port.</summary>
+    public PluginClient(int loopbackPort, TimeSpan timeout)
+        : this(new IPEndPoint(IPAddress.Loopback, loopbackPort), AddressFamily.InterNetwork) => _http.Timeout = timeout;
+
+    private PluginClient(EndPoint endpoint, AddressFamily family)
     {
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = async (_, ct) =>
             {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                var socket = new Socket(family, SocketType.Stream, family == AddressFamily.Unix ? ProtocolType.Unspecified : ProtocolType.Tcp);
                 try
                 {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+                    await socket.ConnectAsync(endpoint, ct);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
                 catch

@@ -157,6 +157,37 @@ public sealed class VolumeServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Mount_LaterIdWhileBackendSaysMountIsStale_UnmountedAndMountedAgain()
+    {
+        var sut = await StartAsync();
+        await sut.CreateAsync("v1", null, default);
+        await sut.MountAsync("v1", "a", default);
+        _backend.Setup(p => p.IsMountStaleAsync(It.IsAny<VolumeRecord>(), sut.MountpointOf("v1"), It.IsAny<CancellationToken>())).ReturnsAsync(true);
+
+        await sut.MountAsync("v1", "b", default);
+
+        _backend.Verify(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), sut.MountpointOf("v1"), It.IsAny<CancellationToken>()), Times.Once);
+        _backend.Verify(p => p.MountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Exactly(2));
+        Assert.Equal(["a", "b"], (await sut.GetAsync("v1")).MountIds);
+    }
+
+    [Fact]
+    public async Task Mount_LaterIdWhileStaleCheckFails_ErrAndIdNotHeld()
+    {
+        var sut = await StartAsync();
+        await sut.CreateAsync("v1", null, default);
+        await sut.MountAsync("v1", "a", default);
+        _backend.Setup(p => p.IsMountStaleAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new VolumeException("server does not answer"));
+
+        var ex = await Assert.ThrowsAsync<VolumeException>(() => sut.MountAsync("v1", "b", default));
+
+        Assert.Equal("server does not answer", ex.Message);
+        Assert.Equal(["a"], (await sut.GetAsync("v1")).MountIds);
+        _backend.Verify(p => p.UnmountAsync(It.IsAny<VolumeRecord>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Fact]
     public async Task Remove_RecordDeleteFails_StorageCheckedBackAndVolumeKept()
     {
         var store = new Mock<IStateStore>();
