@@ -33,6 +33,10 @@ fi
 # reuse (or overwrite) the restore and compile results of this one. The binary is published to a staging directory
 # and only it moved into place, since artifacts/publish holds the other variants' directories too.
 work="$CSVOL_REPO_ROOT/artifacts/publish-work/$variant"
+# The binary is stamped with the time the build started, not ended: a source edited during the build is then newer
+# than the binary and the next run publishes again.
+stamp="$(mktemp)"
+trap 'rm -f "$stamp"' EXIT
 say "publishing csvol ($variant backends) to $out"
 rm -rf "$work/out"
 dotnet publish src/Csvol -c Release -r linux-x64 -o "$work/out" "${backends[@]}" \
@@ -43,5 +47,5 @@ dotnet publish src/Csvol -c Release -r linux-x64 -o "$work/out" "${backends[@]}"
 mkdir -p "$out"
 mv -f "$work/out/csvol" "$binary"
 rm -rf "$work/out"
-touch "$binary"
+touch -r "$stamp" "$binary"
 say "published $binary ($(du -h "$binary" | cut -f1))"
