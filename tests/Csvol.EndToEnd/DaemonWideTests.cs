@@ -23,6 +23,44 @@ public sealed class DaemonWideTests(ManagedPluginFixture managed, UnmanagedPlugi
         await _unmanagedDocker.DisposeAsync();
     }
 
+    /// <summary>
+    /// csvol/nfs as a managed plugin in a real dockerd: built by the project's script (its binary is the one the NFS
+    /// rig's guests run), enabled, and answering through dockerd with its own Err. No NFS server is needed for that:
+    /// a volume without a server is refused before any mount. Removed again afterwards.
+    /// </summary>
+    [Fact]
+    public async Task ManagedPluginNfs_BuildsEnablesAndAnswersThroughDockerd()
+    {
+        const string plugin = "csvol/nfs";
+        const string state = "/var/lib/csvol-test/managed-nfs";
+        _ = await Docker.RunAsync("plugin", "rm", "-f", plugin);
+        try
+        {
+            (await Docker.ScriptAsync("build-plugin.sh", TimeSpan.FromMinutes(10), "nfs")).MustSucceed();
+            Directory.CreateDirectory(state);
+            await Docker.MustAsync("plugin", "set", plugin, "state.source=" + state);
+            await Docker.MustAsync("plugin", "enable", "--timeout", "60", plugin);
+
+            var enabled = await Docker.MustAsync("plugin", "inspect", "-f", "{{.Enabled}}", plugin);
+            var refused = await Docker.RunAsync("volume", "create", "-d", plugin, "nfs-e2e-noserver");
+            var listed = await Docker.MustAsync("volume", "ls", "-q", "--filter", "driver=" + plugin);
+
+            Assert.Equal("true", enabled);
+            Assert.False(refused.Succeeded);
+            Assert.Contains("option \"server\" is needed: this plugin has no CSVOL_NFS_SERVER", refused.StdErr, StringComparison.Ordinal);
+            Assert.Equal("", listed);
+        }
+        finally
+        {
+            _ = await Docker.RunAsync("plugin", "disable", "-f", plugin);
+            _ = await Docker.RunAsync("plugin", "rm", "-f", plugin);
+            if (Directory.Exists(state))
+            {
+                Directory.Delete(state, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public async Task PluginDisableEnable_VolumeWithData_DataSurvives()
     {
