@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes the self-contained csvol binary, skipping the publish when it is newer than every source.
 # Usage: scripts/publish.sh [BACKEND]
-#   without BACKEND: every available backend compiled in, to artifacts/publish/csvol (the process tests run it);
+#   without BACKEND: every available backend compiled in, to artifacts/publish/csvol (a development build; no test or
+#                    plugin uses it);
 #   with BACKEND:    that backend alone (-p:CsvolBackends=BACKEND), to artifacts/publish/BACKEND/csvol, the binary
 #                    managed plugin csvol/BACKEND ships, so that one backend's SDK is not linked into another's plugin.
 set -euo pipefail

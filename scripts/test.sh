@@ -78,6 +78,12 @@ rm -rf "$results_dir"
 mkdir -p "$results_dir"
 
 scripts/deps.sh
+# Every plugin's own binary, once, before anything runs in parallel: the process tests run them (csvol/local's, and
+# csvol/azuredisk's for its AOT test), the plugins and the NFS rig's guests ship them, and two publishes of one
+# binary must never race.
+for backend in $CSVOL_BACKENDS; do
+  scripts/publish.sh "$backend"
+done
 # The real-NFS rig's guests carry csvol/nfs's own published binary: built here, before the tests, rather than by the
 # rig's fixture in the middle of a test run (tests/Csvol.Tests/Backends/Nfs/Rig).
 scripts/nfs-rig.sh build

@@ -7,11 +7,11 @@ public static class RepoPaths
 
     public static string Script(string name) => Path.Combine(Root, "scripts", name);
 
-    /// <summary>The published binary the unmanaged plugin runs; <c>CSVOL_BINARY</c> overrides it.</summary>
+    /// <summary>The published binary the unmanaged plugin runs, csvol/local's (scripts/publish.sh local); <c>CSVOL_BINARY</c> overrides it.</summary>
     public static string CsvolBinary =>
         Environment.GetEnvironmentVariable("CSVOL_BINARY") is { Length: > 0 } binary
             ? binary
-            : Path.Combine(Root, "artifacts", "publish", "csvol");
+            : Path.Combine(Root, "artifacts", "publish", "local", "csvol");
 
     private static string FindRoot()
     {

@@ -31,7 +31,7 @@ public static class TestEnvironment
 
         Required(await Docker.ScriptAsync("dockerd.sh", TimeSpan.FromMinutes(2), "start"), "dockerd.sh start");
         Required(await Docker.ScriptAsync("base-image.sh", TimeSpan.FromMinutes(10)), "base-image.sh");
-        Required(await Docker.ScriptAsync("publish.sh", TimeSpan.FromMinutes(5)), "publish.sh");
+        Required(await Docker.ScriptAsync("publish.sh", TimeSpan.FromMinutes(5), "local"), "publish.sh local");
     }
 
     private static bool OnPath(string tool) =>

@@ -19,10 +19,10 @@ internal sealed class CsvolProcess : IDisposable
     }
 
     /// <summary>
-    /// The shipped Native AOT binary, not the JIT build beside the tests: a crash test of a different binary proves
-    /// nothing about the one in the plugin. <c>CSVOL_TEST_BINARY</c> overrides the path.
+    /// The shipped Native AOT binary of <c>csvol/local</c>, not the JIT build beside the tests: a crash test of a
+    /// different binary proves nothing about the one in the plugin. <c>CSVOL_TEST_BINARY</c> overrides the path.
     /// </summary>
-    public static string Executable => FindExecutable();
+    public static string Executable => FindExecutable("local");
 
     public string Output
     {
@@ -35,9 +35,11 @@ internal sealed class CsvolProcess : IDisposable
         }
     }
 
-    public static CsvolProcess Start(IReadOnlyDictionary<string, string> environment)
+    /// <param name="environment">The process's settings.</param>
+    /// <param name="backend">Whose plugin binary to run (scripts/publish.sh BACKEND): each has only its own backend.</param>
+    public static CsvolProcess Start(IReadOnlyDictionary<string, string> environment, string backend = "local")
     {
-        var start = new ProcessStartInfo(Executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(FindExecutable(backend)) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
@@ -108,14 +110,14 @@ internal sealed class CsvolProcess : IDisposable
         _process.Dispose();
     }
 
-    private static string FindExecutable()
+    private static string FindExecutable(string backend)
     {
-        var overridden = Environment.GetEnvironmentVariable("CSVOL_TEST_BINARY");
+        var overridden = backend == "local" ? Environment.GetEnvironmentVariable("CSVOL_TEST_BINARY") : null;
         var binary = string.IsNullOrEmpty(overridden)
-            ? Path.Combine(RepositoryRoot(), "artifacts", "publish", "csvol")
+            ? Path.Combine(RepositoryRoot(), "artifacts", "publish", backend, "csvol")
             : overridden;
         Assert.True(File.Exists(binary),
-            $"no csvol binary at {binary}: run scripts/publish.sh first (make test does), or point CSVOL_TEST_BINARY at a published csvol");
+            $"no csvol binary at {binary}: run scripts/publish.sh {backend} first (make test does), or point CSVOL_TEST_BINARY at a published csvol");
         return binary;
     }
 

@@ -39,7 +39,7 @@ public sealed class AzureDiskProcessTests
             var arms = ArmClients.For(arm.BaseUri, arm.SubscriptionId, arm.CertificateAuthority, new AzureRig.FixedToken(imds.Options.AccessToken));
             var vm = arms.GetVirtualMachineResource(new Azure.Core.ResourceIdentifier(imds.Options.ResourceId));
 
-            using (var first = CsvolProcess.Start(environment))
+            using (var first = CsvolProcess.Start(environment, AzureDiskBackend.BackendName))
             {
                 using var client = await first.WaitUntilReadyAsync(dir.Sub("csvol.sock"));
                 (await client.CallAsync("/VolumeDriver.Create", new { Name = "k1", Opts = new { size = "1" } })).AssertOk();
@@ -52,7 +52,7 @@ public sealed class AzureDiskProcessTests
             }
 
             arm.ReleaseOperations();
-            using (var second = CsvolProcess.Start(environment))
+            using (var second = CsvolProcess.Start(environment, AzureDiskBackend.BackendName))
             {
                 using var client = await second.WaitUntilReadyAsync(dir.Sub("csvol.sock"));
                 var mounted = await Eventually.TrueAsync(async () => (await client.CallAsync("/VolumeDriver.Mount", new { Name = "k1", ID = "c1" })).Err is null);
