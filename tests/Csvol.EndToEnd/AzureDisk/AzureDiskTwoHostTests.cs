@@ -138,16 +138,8 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
         var name = await CreateOnAAsync();
         var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         var disk = await rig.AwaitDetachedAsync(name, Bound);
-        var updatesBefore = rig.Arm.Calls("PATCH virtualMachines");
-        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
-        rig.Arm.OperationDelay = TimeSpan.FromSeconds(8);
 
-        var run = A.RunAsync(name, ReadScript);
-        await AwaitAsync(() => rig.Arm.Calls("PATCH virtualMachines") > updatesBefore, "host A's attach (PATCH of vm-a)");
-        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
-        var first = await run;
-        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
-        rig.Arm.OperationDelay = TimeSpan.Zero;
+        var (first, killed, restarted) = await RunKilledMidAttachAsync(name);
         var holder = await RepeatUntilHeldAsync(A, name);
         var entries = await rig.DataDisksOfAsync(A);
         var loops = await rig.LoopDevicesAsync();
@@ -164,6 +156,27 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
         Assert.Equal(disk.Id, (await rig.AwaitDetachedAsync(name, Bound)).Id); // still exactly one disk carries the name
         Assert.Empty(await rig.DataDisksOfAsync(A));
         await AwaitNoLoopDevicesAsync();
+    }
+
+    /// <summary>Nobody repeats the run: the disk must not stay attached to vm-a, or B is refused for a container that does not exist.</summary>
+    [Fact]
+    public async Task Run_PluginKilledMidAttachAndNotRepeated_RestartedPluginReleasesTheDiskForB()
+    {
+        var name = await CreateOnAAsync();
+        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+
+        var (first, _, _) = await RunKilledMidAttachAsync(name);
+        var released = Stopwatch.StartNew();
+        _ = await rig.AwaitDetachedAsync(name, Bound);
+        released.Stop();
+
+        Assert.False(first.Succeeded, first.Describe()); // dockerd's retry reaches the new plugin without a body
+        await B.AwaitListedAsync(name, Bound);
+        Assert.Equal(written, await B.MustAsync(await B.RunAsync(name, ReadScript)));
+        Assert.Empty(await rig.DataDisksOfAsync(A));
+        await AwaitNoLoopDevicesAsync();
+        rig.Step($"test: disk released {released.Elapsed.TotalSeconds:0.0} s after the killed plugin's restart");
     }
 
     [Fact]
@@ -201,6 +214,26 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
             Assert.True(rig.Arm.Calls(call) >= callsBefore[call] + count + 1,
                 $"{call}: {rig.Arm.Calls(call) - callsBefore[call]} calls, expected at least {count + 1} ({count} faulted)");
         }
+    }
+
+    /// <summary>
+    /// <c>docker run</c> of <paramref name="volume"/> on A with the fake's operations slowed to 8 s; A's plugin is killed
+    /// with SIGKILL once its attach (the PATCH of vm-a) arrived, and dockerd must start it again. Returns the run's
+    /// result and both pids.
+    /// </summary>
+    private async Task<(CommandResult Run, int Killed, int Restarted)> RunKilledMidAttachAsync(string volume)
+    {
+        var updatesBefore = rig.Arm.Calls("PATCH virtualMachines");
+        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
+        rig.Arm.OperationDelay = TimeSpan.FromSeconds(8);
+
+        var run = A.RunAsync(volume, ReadScript);
+        await AwaitAsync(() => rig.Arm.Calls("PATCH virtualMachines") > updatesBefore, "host A's attach (PATCH of vm-a)");
+        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
+        var result = await run;
+        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
+        rig.Arm.OperationDelay = TimeSpan.Zero;
+        return (result, killed, restarted);
     }
 
     /// <summary><c>docker volume create -d csvol/azuredisk -o size=1 NAME</c> on A; the fake then holds exactly one disk of that name.</summary>

@@ -97,7 +97,7 @@ public abstract class TwoHostRig<THost> : IAsyncLifetime
     protected abstract IEnumerable<string> PluginSettings(THost host);
 
     /// <summary>Each start-up and teardown step with the seconds since the first, in artifacts/test-results/BACKEND-two-hosts.log.</summary>
-    protected void Step(string what)
+    public void Step(string what)
     {
         var log = Path.Combine(RepoPaths.Root, "artifacts", "test-results", Backend + "-two-hosts.log");
         Directory.CreateDirectory(Path.GetDirectoryName(log)!);
