@@ -41,9 +41,9 @@ finish() {
   if ((CSVOL_STARTED_DOCKERD)); then
     scripts/dockerd.sh stop || say "could not stop the private dockerd this run started"
   fi
-  # The EBS two-host tests stop their daemons themselves; this catches a test process that was killed first.
+  # The two-host tests (EBS, Azure disk) stop their daemons themselves; this catches a test process that was killed first.
   local name
-  for name in ebs-a ebs-b; do
+  for name in ebs-a ebs-b az-a az-b; do
     CSVOL_TEST_DOCKERD_NAME=$name scripts/dockerd.sh stop >/dev/null 2>&1 || say "could not stop private dockerd $name"
   done
   check_host_network || rc=1

@@ -54,10 +54,10 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
     {
         var name = await CreateOnAAsync();
 
-        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         var afterA = await rig.AwaitDetachedAsync(name, Bound);
-        await AwaitListedAsync(B, name);
-        var read = await MustAsync(B, await B.RunAsync(name, ReadScript));
+        await B.AwaitListedAsync(name, Bound);
+        var read = await B.MustAsync(await B.RunAsync(name, ReadScript));
         var afterB = await rig.AwaitDetachedAsync(name, Bound);
 
         Assert.Equal(written, read);
@@ -72,8 +72,8 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
     public async Task MountOnA_WhileContainerOnBHoldsIt_ErrNamesBsInstanceAndWhatToDo()
     {
         var name = await CreateOnAAsync();
-        _ = await MustAsync(A, await A.RunAsync(name, WriteScript));
-        await AwaitListedAsync(B, name);
+        _ = await A.MustAsync(await A.RunAsync(name, WriteScript));
+        await B.AwaitListedAsync(name, Bound);
         await HoldAsync(B, name);
 
         var refused = await A.RunAsync(name, ReadScript);
@@ -89,13 +89,13 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
     public async Task MountOnA_HolderBsInstanceStopped_TakesItOverAndReadsTheData()
     {
         var name = await CreateOnAAsync();
-        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
-        await AwaitListedAsync(B, name);
+        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
+        await B.AwaitListedAsync(name, Bound);
         var holder = await HoldAsync(B, name);
         Assert.Equal(B.InstanceId, Assert.Single((await rig.EbsVolumeNamedAsync(name)).Attachments ?? []).InstanceId);
 
         rig.Ec2.SetInstanceState(B.InstanceId, FakeInstanceState.Stopped);
-        var read = await MustAsync(A, await A.RunAsync(name, ReadScript));
+        var read = await A.MustAsync(await A.RunAsync(name, ReadScript));
 
         Assert.Equal(written, read);
         _ = await rig.AwaitDetachedAsync(name, Bound);
@@ -109,7 +109,7 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
     public async Task Run_PluginKilledMidAttach_RepeatConvergesOnOneVolumeAndAttachment()
     {
         var name = await CreateOnAAsync();
-        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
         var attachesBefore = rig.Ec2.Calls("AttachVolume");
 
@@ -118,7 +118,7 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
 
         Assert.NotEqual(killed, restarted);
         Assert.Equal("true", await A.Docker.MustAsync("plugin", "inspect", "-f", "{{.Enabled}}", EbsHost.PluginName));
-        Assert.Equal(written, await MustAsync(A, read));
+        Assert.Equal(written, await A.MustAsync(read));
         var volume = await rig.AwaitDetachedAsync(name, Bound); // exactly one EBS volume carries the name
         // The restarted plugin either finds its own attachment and waits for it, or releases it at start-up (no
         // container holds the volume) and attaches again for the repeat: never a third attach, never two at once
@@ -133,15 +133,15 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
     public async Task Run_PluginKilledMidAttachAndNotRepeated_RestartedPluginReleasesTheDiskForB()
     {
         var name = await CreateOnAAsync();
-        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
 
         var (firstResult, _, _) = await RunKilledMidAttachAsync(name);
 
         Assert.False(firstResult.Succeeded, firstResult.Describe()); // dockerd's retry reaches the new plugin without a body
         _ = await rig.AwaitDetachedAsync(name, Bound);
-        await AwaitListedAsync(B, name);
-        Assert.Equal(written, await MustAsync(B, await B.RunAsync(name, ReadScript)));
+        await B.AwaitListedAsync(name, Bound);
+        Assert.Equal(written, await B.MustAsync(await B.RunAsync(name, ReadScript)));
         await AwaitNoLoopDevicesAsync();
     }
 
@@ -167,10 +167,10 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
 
         var took = Stopwatch.StartNew();
         var name = await CreateOnAAsync();
-        var written = await MustAsync(A, await A.RunAsync(name, WriteScript));
+        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
         took.Stop();
-        var read = await MustAsync(A, await A.RunAsync(name, ReadScript));
+        var read = await A.MustAsync(await A.RunAsync(name, ReadScript));
 
         Assert.Equal(written, read);
         Assert.True(took.Elapsed < Bound, $"create, write and detach through the fault bursts took {took.Elapsed.TotalSeconds:0.0} s");
@@ -224,29 +224,8 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         _containers.Add((host, container));
         var started = await host.Docker.RunAsync(
             "run", "-d", "--name", container, "--label", Docker.Label, "-v", volume + ":/d", Docker.Image, "sleep", "600");
-        _ = await MustAsync(host, started);
+        _ = await host.MustAsync(started);
         return container;
-    }
-
-    /// <summary>Waits until <c>docker volume ls</c> on <paramref name="host"/> lists <paramref name="name"/> (discovery).</summary>
-    private static async Task AwaitListedAsync(EbsHost host, string name)
-    {
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            var listed = (await host.Docker.RunAsync("volume", "ls", "-q", "--filter", "driver=" + EbsHost.PluginName + ":latest")).MustSucceed();
-            if (listed.StdOut.Split('\n').Contains(name))
-            {
-                return;
-            }
-
-            if (waited.Elapsed > Bound)
-            {
-                Assert.Fail($"host {host.Label} did not list volume {name} within {Bound.TotalSeconds:0} s; it lists:\n{listed.StdOut}\n{await host.LogTailAsync()}");
-            }
-
-            await Task.Delay(250);
-        }
     }
 
     private async Task AwaitNoLoopDevicesAsync()
@@ -285,8 +264,4 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
             await Task.Delay(500);
         }
     }
-
-    /// <summary>The trimmed output of a command that must have succeeded; on failure, with the host's dockerd log (the plugin's lines).</summary>
-    private static async Task<string> MustAsync(EbsHost host, CommandResult result) =>
-        result.Succeeded ? result.StdOut.Trim() : throw new CommandFailedException(result.Describe() + "\n" + await host.LogTailAsync());
 }

@@ -161,6 +161,12 @@ internal sealed partial class AzureDiskBackend
         try
         {
             var vm = await GetVmAsync(vmId.ToString(), cancellationToken);
+            if (vm.Data.ProvisioningState is "Updating" or "Creating")
+            {
+                // ARM refuses another update (409) while one runs, e.g. the attach of a plugin killed mid-Mount: wait for it.
+                vm = await WaitVmSettledAsync(vmId.ToString(), cancellationToken) ?? vm;
+            }
+
             var entry = vm.Data.StorageProfile?.DataDisks.FirstOrDefault(d => SameDisk(d, disk));
             if (entry is not null && entry.ToBeDetached != true)
             {

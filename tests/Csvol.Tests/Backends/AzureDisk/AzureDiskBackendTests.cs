@@ -191,6 +191,34 @@ public sealed class AzureDiskBackendTests(ITestOutputHelper output) : IAsyncLife
         Assert.Contains($"disk {disk.Data.Name} of volume \"gone\" no longer exists", refused.Err, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// ARM refuses an update of a VM while another runs (409): the attach a plugin killed mid-Mount left, say. The
+    /// detach waits for it rather than failing (which left the disk attached until the next repair, 30 s later).
+    /// </summary>
+    [Fact]
+    public async Task Unmount_WhileAnotherUpdateOfTheVmRuns_WaitsForItThenDetaches()
+    {
+        (await _rig.A.Client.CallAsync("/VolumeDriver.Create", new { Name = "vm-busy", Opts = new { size = "1" } })).AssertOk();
+        (await _rig.A.Client.CallAsync("/VolumeDriver.Mount", new { Name = "vm-busy", ID = "c1" })).AssertOk();
+        var vm = Arm.GetVirtualMachineResource(VirtualMachineResource.CreateResourceIdentifier(_rig.Arm.SubscriptionId, AzureRig.ResourceGroup, AzureRig.VmA));
+        var patch = new Azure.ResourceManager.Compute.Models.VirtualMachinePatch { StorageProfile = new() };
+        foreach (var entry in (await vm.GetAsync()).Value.Data.StorageProfile.DataDisks)
+        {
+            patch.StorageProfile.DataDisks.Add(entry);
+        }
+
+        _rig.Arm.OperationDelay = TimeSpan.FromSeconds(2);
+        _ = await vm.UpdateAsync(Azure.WaitUntil.Started, patch); // an update of vm-a that is not csvol's, still running
+        var clock = Stopwatch.StartNew();
+        var unmounted = await _rig.A.Client.CallAsync("/VolumeDriver.Unmount", new { Name = "vm-busy", ID = "c1" });
+        var took = clock.Elapsed;
+        _rig.Arm.OperationDelay = TimeSpan.Zero;
+
+        Assert.Null(unmounted.Err);
+        Assert.Null((await DiskAsync("vm-busy")).Data.ManagedBy);
+        Assert.True(took >= TimeSpan.FromSeconds(1), $"Unmount returned after {took}, before the other update could have ended");
+    }
+
     private async Task<ManagedDiskResource> DiskAsync(string volume) =>
         (await AllDisksAsync()).Single(d => d.Data.Tags.TryGetValue("csvol-name", out var name) && name == volume);
 
