@@ -11,21 +11,9 @@ namespace Csvol.EndToEnd.AzureDisk;
 /// holds from containers (sha256 of a random file).
 /// </summary>
 [Collection(AzureDiskTwoHostCollection.Name)]
-public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLifetime
+public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : TwoHostTests<AzureDiskHost>(rig, "e2e-az-"), IAsyncLifetime
 {
-    /// <summary>Generous on purpose: this 2-core machine is shared and noisy. The steps take a few seconds.</summary>
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-
-    private const string WriteScript = "head -c 4194304 /dev/urandom > /d/payload && sync && sha256sum /d/payload | cut -d' ' -f1";
-    private const string ReadScript = "sha256sum /d/payload | cut -d' ' -f1";
-
-    private readonly List<(AzureDiskHost Host, string Container)> _containers = [];
-    private readonly List<string> _volumes = [];
     private int? _stoppedPlugin;
-
-    private AzureDiskHost A => rig.A;
-
-    private AzureDiskHost B => rig.B;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -41,18 +29,7 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
 
         await rig.SetPowerStateAsync(A, FakeVmPowerState.Running);
         await rig.SetPowerStateAsync(B, FakeVmPowerState.Running);
-        foreach (var (host, container) in _containers)
-        {
-            _ = await host.Docker.RunAsync("rm", "-f", container);
-        }
-
-        // Removed on A, where each was created (the fake deletes the disk), then on B, so that B's dockerd forgets
-        // the volumes its containers used too.
-        foreach (var volume in _volumes)
-        {
-            _ = await A.Docker.RunAsync("volume", "rm", "-f", volume);
-            _ = await B.Docker.RunAsync("volume", "rm", "-f", volume);
-        }
+        await RemoveWhatThisTestMadeAsync();
     }
 
     [Fact]
@@ -139,7 +116,7 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
         var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         var disk = await rig.AwaitDetachedAsync(name, Bound);
 
-        var (first, killed, restarted) = await RunKilledMidAttachAsync(name);
+        var (first, killed, restarted) = await RunKilledMidAttachAsync(name, () => rig.Arm.Calls("PATCH virtualMachines"), "host A's attach (PATCH of vm-a)", () => rig.Arm.OperationDelay = TimeSpan.FromSeconds(8), () => rig.Arm.OperationDelay = TimeSpan.Zero);
         var holder = await RepeatUntilHeldAsync(A, name);
         var entries = await rig.DataDisksOfAsync(A);
         var loops = await rig.LoopDevicesAsync();
@@ -166,7 +143,7 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
         var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
 
-        var (first, _, _) = await RunKilledMidAttachAsync(name);
+        var (first, _, _) = await RunKilledMidAttachAsync(name, () => rig.Arm.Calls("PATCH virtualMachines"), "host A's attach (PATCH of vm-a)", () => rig.Arm.OperationDelay = TimeSpan.FromSeconds(8), () => rig.Arm.OperationDelay = TimeSpan.Zero);
         var released = Stopwatch.StartNew();
         _ = await rig.AwaitDetachedAsync(name, Bound);
         released.Stop();
@@ -186,61 +163,28 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
         [
             ("PUT disks", true, 2), ("GET virtualMachines", true, 2), ("PATCH virtualMachines", false, 3), ("PATCH disks", false, 2),
         ];
-        var callsBefore = faults.ToDictionary(f => f.Call, f => rig.Arm.Calls(f.Call));
-        foreach (var (call, throttle, count) in faults)
-        {
-            if (throttle)
+        await WriteAndReadThroughFaultsAsync(
+            faults,
+            (call, throttle, count) =>
             {
-                rig.Arm.ThrottleNext(call, count, TimeSpan.FromSeconds(1));
-            }
-            else
-            {
-                rig.Arm.FailNext(call, count, call.StartsWith("PATCH disks", StringComparison.Ordinal) ? 503 : 500);
-            }
-        }
-
-        var took = Stopwatch.StartNew();
-        var name = await CreateOnAAsync();
-        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
-        _ = await rig.AwaitDetachedAsync(name, Bound);
-        took.Stop();
-        var read = await A.MustAsync(await A.RunAsync(name, ReadScript));
-
-        Assert.Equal(written, read);
-        Assert.True(took.Elapsed < Bound, $"create, write and detach through the fault bursts took {took.Elapsed.TotalSeconds:0.0} s");
-        foreach (var (call, _, count) in faults)
-        {
-            // Every queued fault was answered (so the bursts were met, not skipped) and one more call then succeeded.
-            Assert.True(rig.Arm.Calls(call) >= callsBefore[call] + count + 1,
-                $"{call}: {rig.Arm.Calls(call) - callsBefore[call]} calls, expected at least {count + 1} ({count} faulted)");
-        }
-    }
-
-    /// <summary>
-    /// <c>docker run</c> of <paramref name="volume"/> on A with the fake's operations slowed to 8 s; A's plugin is killed
-    /// with SIGKILL once its attach (the PATCH of vm-a) arrived, and dockerd must start it again. Returns the run's
-    /// result and both pids.
-    /// </summary>
-    private async Task<(CommandResult Run, int Killed, int Restarted)> RunKilledMidAttachAsync(string volume)
-    {
-        var updatesBefore = rig.Arm.Calls("PATCH virtualMachines");
-        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
-        rig.Arm.OperationDelay = TimeSpan.FromSeconds(8);
-
-        var run = A.RunAsync(volume, ReadScript);
-        await AwaitAsync(() => rig.Arm.Calls("PATCH virtualMachines") > updatesBefore, "host A's attach (PATCH of vm-a)");
-        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
-        var result = await run;
-        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
-        rig.Arm.OperationDelay = TimeSpan.Zero;
-        return (result, killed, restarted);
+                if (throttle)
+                {
+                    rig.Arm.ThrottleNext(call, count, TimeSpan.FromSeconds(1));
+                }
+                else
+                {
+                    rig.Arm.FailNext(call, count, call.StartsWith("PATCH disks", StringComparison.Ordinal) ? 503 : 500);
+                }
+            },
+            rig.Arm.Calls,
+            CreateOnAAsync,
+            name => rig.AwaitDetachedAsync(name, Bound));
     }
 
     /// <summary><c>docker volume create -d csvol/azuredisk -o size=1 NAME</c> on A; the fake then holds exactly one disk of that name.</summary>
     private async Task<string> CreateOnAAsync()
     {
-        var name = "e2e-az-" + Guid.NewGuid().ToString("N")[..12];
-        _volumes.Add(name);
+        var name = NewVolumeName();
         var created = await A.Docker.RunAsync("volume", "create", "-d", AzureDiskHost.PluginName, "-o", "size=1", "--", name);
         if (!created.Succeeded)
         {
@@ -252,54 +196,5 @@ public sealed class AzureDiskTwoHostTests(AzureDiskHostsFixture rig) : IAsyncLif
         Assert.Equal(AzureDiskHostsFixture.Zone, Assert.Single(disk.Zones));
         Assert.Null(disk.ManagedBy);
         return name;
-    }
-
-    private async Task<string> HoldAsync(AzureDiskHost host, string volume)
-    {
-        var container = "e2e-az-" + Guid.NewGuid().ToString("N")[..12];
-        _containers.Add((host, container));
-        var started = await host.Docker.RunAsync(
-            "run", "-d", "--name", container, "--label", Docker.Label, "-v", volume + ":/d", Docker.Image, "sleep", "600");
-        _ = await host.MustAsync(started);
-        return container;
-    }
-
-    /// <summary>Repeats <c>docker run -d</c> of a holding container until one runs (a user repeating the run); returns its name.</summary>
-    private async Task<string> RepeatUntilHeldAsync(AzureDiskHost host, string volume)
-    {
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return await HoldAsync(host, volume);
-            }
-            catch (CommandFailedException) when (waited.Elapsed < Bound)
-            {
-                await Task.Delay(500);
-            }
-        }
-    }
-
-    private async Task AwaitNoLoopDevicesAsync()
-    {
-        var waited = Stopwatch.StartNew();
-        IReadOnlyList<string> loops;
-        while ((loops = await rig.LoopDevicesAsync()).Count > 0 && waited.Elapsed < Bound)
-        {
-            await Task.Delay(200);
-        }
-
-        Assert.True(loops.Count == 0, "loop devices still attached to the fake's files: " + string.Join(", ", loops));
-    }
-
-    private static async Task AwaitAsync(Func<bool> condition, string what)
-    {
-        var waited = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(waited.Elapsed < Bound, $"{what} did not happen within {Bound.TotalSeconds:0} s");
-            await Task.Delay(50);
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using Csvol.EndToEnd.Harness;
 using Csvol.FakeCloud.Ec2;
 
@@ -11,20 +9,8 @@ namespace Csvol.EndToEnd.Ebs;
 /// holds from containers (sha256 of a random file).
 /// </summary>
 [Collection(EbsTwoHostCollection.Name)]
-public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
+public sealed class EbsTwoHostTests(EbsHostsFixture rig) : TwoHostTests<EbsHost>(rig, "e2e-ebs-"), IAsyncLifetime
 {
-    /// <summary>Generous on purpose: this 2-core machine is shared and noisy. The steps take a few seconds.</summary>
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-
-    private const string WriteScript = "head -c 4194304 /dev/urandom > /d/payload && sync && sha256sum /d/payload | cut -d' ' -f1";
-    private const string ReadScript = "sha256sum /d/payload | cut -d' ' -f1";
-
-    private readonly List<(EbsHost Host, string Container)> _containers = [];
-    private readonly List<string> _volumes = [];
-
-    private EbsHost A => rig.A;
-
-    private EbsHost B => rig.B;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -35,18 +21,7 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50);
         rig.Ec2.SetInstanceState(A.InstanceId, FakeInstanceState.Running);
         rig.Ec2.SetInstanceState(B.InstanceId, FakeInstanceState.Running);
-        foreach (var (host, container) in _containers)
-        {
-            _ = await host.Docker.RunAsync("rm", "-f", container);
-        }
-
-        // Removed on A, where each was created (the fake deletes the disk), then on B, so that B's dockerd forgets
-        // the volumes its containers used too.
-        foreach (var volume in _volumes)
-        {
-            _ = await A.Docker.RunAsync("volume", "rm", "-f", volume);
-            _ = await B.Docker.RunAsync("volume", "rm", "-f", volume);
-        }
+        await RemoveWhatThisTestMadeAsync();
     }
 
     [Fact]
@@ -113,7 +88,7 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         _ = await rig.AwaitDetachedAsync(name, Bound);
         var attachesBefore = rig.Ec2.Calls("AttachVolume");
 
-        var (firstResult, killed, restarted) = await RunKilledMidAttachAsync(name);
+        var (firstResult, killed, restarted) = await RunKilledMidAttachAsync(name, () => rig.Ec2.Calls("AttachVolume"), "host A's AttachVolume call", () => rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8), () => rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50));
         var read = firstResult.Succeeded ? firstResult : await RepeatUntilSucceededAsync(() => A.RunAsync(name, ReadScript));
 
         Assert.NotEqual(killed, restarted);
@@ -136,7 +111,7 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
         _ = await rig.AwaitDetachedAsync(name, Bound);
 
-        var (firstResult, _, _) = await RunKilledMidAttachAsync(name);
+        var (firstResult, _, _) = await RunKilledMidAttachAsync(name, () => rig.Ec2.Calls("AttachVolume"), "host A's AttachVolume call", () => rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8), () => rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50));
 
         Assert.False(firstResult.Succeeded, firstResult.Describe()); // dockerd's retry reaches the new plugin without a body
         _ = await rig.AwaitDetachedAsync(name, Bound);
@@ -152,60 +127,28 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         [
             ("CreateVolume", true, 3), ("AttachVolume", false, 3), ("DescribeInstances", true, 2), ("CreateTags", false, 2), ("DetachVolume", true, 2),
         ];
-        var callsBefore = faults.ToDictionary(f => f.Action, f => rig.Ec2.Calls(f.Action));
-        foreach (var (action, throttle, count) in faults)
-        {
-            if (throttle)
+        await WriteAndReadThroughFaultsAsync(
+            faults,
+            (action, throttle, count) =>
             {
-                rig.Ec2.ThrottleNext(action, count);
-            }
-            else
-            {
-                rig.Ec2.FailNext(action, count);
-            }
-        }
-
-        var took = Stopwatch.StartNew();
-        var name = await CreateOnAAsync();
-        var written = await A.MustAsync(await A.RunAsync(name, WriteScript));
-        _ = await rig.AwaitDetachedAsync(name, Bound);
-        took.Stop();
-        var read = await A.MustAsync(await A.RunAsync(name, ReadScript));
-
-        Assert.Equal(written, read);
-        Assert.True(took.Elapsed < Bound, $"create, write and detach through the fault bursts took {took.Elapsed.TotalSeconds:0.0} s");
-        foreach (var (action, _, count) in faults)
-        {
-            // Every queued fault was answered (so the bursts were met, not skipped) and one more call then succeeded.
-            Assert.True(rig.Ec2.Calls(action) >= callsBefore[action] + count + 1,
-                $"{action}: {rig.Ec2.Calls(action) - callsBefore[action]} calls, expected at least {count + 1} ({count} faulted)");
-        }
-    }
-
-    /// <summary>
-    /// <c>docker run</c> of <paramref name="volume"/> on A with the fake's attach slowed to 8 s; A's plugin is killed with
-    /// SIGKILL once its AttachVolume arrived, and dockerd must start it again. Returns the run's result and both pids.
-    /// </summary>
-    private async Task<(CommandResult Run, int Killed, int Restarted)> RunKilledMidAttachAsync(string volume)
-    {
-        var attachesBefore = rig.Ec2.Calls("AttachVolume");
-        var killed = A.PluginProcessId() ?? throw new InvalidOperationException("host A's plugin process not found\n" + await A.LogTailAsync());
-        rig.Ec2.AttachDelay = TimeSpan.FromSeconds(8);
-
-        var run = A.RunAsync(volume, ReadScript);
-        await AwaitAsync(() => rig.Ec2.Calls("AttachVolume") > attachesBefore, "host A's AttachVolume call");
-        (await Cli.RunAsync("kill", ["-KILL", killed.ToString(CultureInfo.InvariantCulture)])).MustSucceed();
-        var result = await run;
-        var restarted = await A.AwaitPluginAsync(not: killed, Bound);
-        rig.Ec2.AttachDelay = TimeSpan.FromMilliseconds(50);
-        return (result, killed, restarted);
+                if (throttle)
+                {
+                    rig.Ec2.ThrottleNext(action, count);
+                }
+                else
+                {
+                    rig.Ec2.FailNext(action, count);
+                }
+            },
+            rig.Ec2.Calls,
+            CreateOnAAsync,
+            name => rig.AwaitDetachedAsync(name, Bound));
     }
 
     /// <summary><c>docker volume create -d csvol/ebs -o size=1 NAME</c> on A; the fake then holds exactly one volume of that name.</summary>
     private async Task<string> CreateOnAAsync()
     {
-        var name = "e2e-ebs-" + Guid.NewGuid().ToString("N")[..12];
-        _volumes.Add(name);
+        var name = NewVolumeName();
         var created = await A.Docker.RunAsync("volume", "create", "-d", EbsHost.PluginName, "-o", "size=1", "--", name);
         if (!created.Succeeded)
         {
@@ -216,52 +159,5 @@ public sealed class EbsTwoHostTests(EbsHostsFixture rig) : IAsyncLifetime
         Assert.Equal(1, volume.Size);
         Assert.Equal(EbsHostsFixture.Zone, volume.AvailabilityZone);
         return name;
-    }
-
-    private async Task<string> HoldAsync(EbsHost host, string volume)
-    {
-        var container = "e2e-ebs-" + Guid.NewGuid().ToString("N")[..12];
-        _containers.Add((host, container));
-        var started = await host.Docker.RunAsync(
-            "run", "-d", "--name", container, "--label", Docker.Label, "-v", volume + ":/d", Docker.Image, "sleep", "600");
-        _ = await host.MustAsync(started);
-        return container;
-    }
-
-    private async Task AwaitNoLoopDevicesAsync()
-    {
-        var waited = Stopwatch.StartNew();
-        IReadOnlyList<string> loops;
-        while ((loops = await rig.LoopDevicesAsync()).Count > 0 && waited.Elapsed < Bound)
-        {
-            await Task.Delay(200);
-        }
-
-        Assert.True(loops.Count == 0, "loop devices still attached to the fake's files: " + string.Join(", ", loops));
-    }
-
-    private static async Task AwaitAsync(Func<bool> condition, string what)
-    {
-        var waited = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(waited.Elapsed < Bound, $"{what} did not happen within {Bound.TotalSeconds:0} s");
-            await Task.Delay(50);
-        }
-    }
-
-    private static async Task<CommandResult> RepeatUntilSucceededAsync(Func<Task<CommandResult>> run)
-    {
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            var result = await run();
-            if (result.Succeeded || waited.Elapsed > Bound)
-            {
-                return result;
-            }
-
-            await Task.Delay(500);
-        }
     }
 }
