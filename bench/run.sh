@@ -79,7 +79,7 @@ docker plugin enable --timeout 120 "$plugin" >/dev/null
 bench/docker.sh "$rows"
 bench/datapath.sh "$rows"
 
-# Section 5 needs no dockerd: the ebs binary against the in-process cloud fakes (bench/cloudmount.sh, also runnable alone).
+# Section 5 needs no dockerd: the ebs and azuredisk binaries against the in-process cloud fakes (bench/cloudmount.sh, also runnable alone).
 bench/cloudmount.sh "$rows"
 
 bench/report.sh "$rows" "$stamp" "$started_at" "$((SECONDS - t0))"

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Csvol.FakeCloud.Arm;
+using Csvol.FakeCloud.AzureImds;
 using Csvol.FakeCloud.Ec2;
 using Csvol.FakeCloud.Imds;
 using Csvol.Linux;
@@ -10,13 +12,17 @@ using Csvol.Mounting;
 namespace Csvol.Bench;
 
 /// <summary>
-/// <c>cloudmount</c>: the published EBS binary (a child process with its own state, mount root and socket) against
-/// the fake EC2 and IMDS in this process, whose attachments are real loop devices. Per volume: Create, Mount
-/// (attach, blkid, wipefs, mkfs.ext4, mount), Unmount (unmount, detach), Mount again (attach, blkid, mount),
-/// Unmount, Remove. Each Mount's wall time (request sent to answer read) is split three ways:
+/// <c>cloudmount</c>: a published cloud-disk binary (a child process with its own state, mount root and socket) against
+/// the fakes of its cloud in this process, whose attachments are real loop devices: <c>--cloud ebs</c> (the default)
+/// runs csvol/ebs against the fake EC2 and IMDS, <c>--cloud azure</c> csvol/azuredisk against the fake ARM (HTTPS,
+/// the run's CA pinned) and Azure IMDS (the managed identity token). Per volume: Create, Mount (attach, blkid, wipefs,
+/// mkfs.ext4, mount, tag), Unmount (unmount, detach), Mount again (attach, blkid, mount), Unmount, Remove. Each
+/// Mount's wall time (request sent to answer read) is split three ways:
 /// <list type="bullet">
-/// <item>fake: the union of the intervals in which the fake EC2 was serving one of the plugin's requests or the
-/// attachment was on its way from AttachVolume's answer to "attached" (the configured attach delay plus losetup);</item>
+/// <item>fake: the union of the intervals in which the fake cloud was serving one of the plugin's requests or a change
+/// was on its way from the answer that started it to done: EC2's AttachVolume to "attached" (the configured attach
+/// delay plus losetup), ARM's PUT/PATCH/DELETE to its operation finishing (the configured operation delay, plus
+/// losetup for a VM update that attaches);</item>
 /// <item>host tools (first Mount only): mkfs.ext4 of a fresh sparse loop device of the same size, timed by this
 /// process on the same file system right after each volume, not inside the plugin; its median is subtracted;</item>
 /// <item>plugin overhead: the rest (polling granularity, the SDK client, blkid/wipefs spawns, mount(2), state writes).</item>
@@ -25,19 +31,27 @@ namespace Csvol.Bench;
 internal static class CloudMountCommand
 {
     public static readonly string[] Options =
-        ["bin", "volumes", "warmup", "size", "attach-delay-ms", "detach-delay-ms", "create-delay-ms", "work", "env"];
+        ["cloud", "bin", "volumes", "warmup", "size", "attach-delay-ms", "detach-delay-ms", "create-delay-ms", "operation-delay-ms", "work", "env"];
 
     private const string InstanceId = "i-0be0c0000000000a1";
     private const string Zone = "us-east-1a";
+    private const string VmName = "vm-bench";
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     private sealed record Settings(
-        string Bin, int Volumes, int Warmup, int SizeGiB, int AttachDelayMs, int DetachDelayMs, int CreateDelayMs,
-        string WorkParent, IReadOnlyDictionary<string, string> ExtraEnvironment);
+        string Cloud, string Bin, int Volumes, int Warmup, int SizeGiB, int AttachDelayMs, int DetachDelayMs, int CreateDelayMs,
+        int OperationDelayMs, string WorkParent, IReadOnlyDictionary<string, string> ExtraEnvironment);
 
-    /// <summary>One Mount, split.</summary>
-    private sealed record MountSplit(double TotalMs, double FakeMs, double AttachWindowMs, double PollLagMs, int Requests);
+    /// <summary>
+    /// One Mount, split. AttachWindowMs: the first change's window (the attach); OtherWindowsMs: the later ones (Azure's
+    /// tag PATCH); PollLagMs: from each change being done to the plugin's next request, summed.
+    /// </summary>
+    private sealed record MountSplit(double TotalMs, double FakeMs, double AttachWindowMs, double OtherWindowsMs, double PollLagMs, int Requests);
+
+    /// <summary>What differs between the clouds once the fakes run: the plugin's environment and how the timing is read.</summary>
+    private sealed record Cloud(
+        IReadOnlyDictionary<string, string> Environment, FakeClock Clock, Func<string, bool> StartsChange, Func<IReadOnlyList<Exception>> BackgroundErrors);
 
     /// <summary>One volume's measured cycle and the host-tool sample taken right after it.</summary>
     private sealed record Cycle(MountSplit First, MountSplit Second, double FirstUnmountMs, double SecondUnmountMs, HostSample Tools);
@@ -46,12 +60,19 @@ internal static class CloudMountCommand
 
     public static async Task RunAsync(CommandLine options)
     {
+        var cloud = options.Optional("cloud") ?? "ebs";
+        var backend = cloud switch
+        {
+            "ebs" => "ebs",
+            "azure" => "azuredisk",
+            _ => throw new UsageException($"--cloud takes ebs or azure, not \"{cloud}\""),
+        };
         var bin = options.Optional("bin") ?? Environment.GetEnvironmentVariable("CSVOL_BIN")
-            ?? throw new UsageException("cloudmount needs --bin PATH (or CSVOL_BIN): the binary scripts/publish.sh ebs makes");
+            ?? throw new UsageException($"cloudmount needs --bin PATH (or CSVOL_BIN): the binary scripts/publish.sh {backend} makes");
         bin = Path.GetFullPath(bin);
         if (!File.Exists(bin))
         {
-            throw new UsageException($"{bin} does not exist; run scripts/publish.sh ebs");
+            throw new UsageException($"{bin} does not exist; run scripts/publish.sh {backend}");
         }
 
         var environment = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -63,9 +84,9 @@ internal static class CloudMountCommand
         }
 
         var settings = new Settings(
-            bin, options.Int("volumes", 10, 1), options.Int("warmup", 1, 0), options.Int("size", 1, 1),
+            cloud, bin, options.Int("volumes", 10, 1), options.Int("warmup", 1, 0), options.Int("size", 1, 1),
             options.Int("attach-delay-ms", 500, 0), options.Int("detach-delay-ms", 500, 0), options.Int("create-delay-ms", 200, 0),
-            Path.GetFullPath(options.Optional("work") ?? "/var/tmp"), environment);
+            options.Int("operation-delay-ms", 500, 0), Path.GetFullPath(options.Optional("work") ?? "/var/tmp"), environment);
         if (!Environment.IsPrivilegedProcess)
         {
             throw new InvalidOperationException("cloudmount needs root: loop devices, mkfs.ext4 and mount");
@@ -92,11 +113,13 @@ internal static class CloudMountCommand
         }
     }
 
-    private static async Task RunInAsync(Settings settings, string dir, CancellationToken cancellationToken)
+    private static Task RunInAsync(Settings settings, string dir, CancellationToken cancellationToken) =>
+        settings.Cloud == "azure" ? RunAzureAsync(settings, dir, cancellationToken) : RunEbsAsync(settings, dir, cancellationToken);
+
+    private static async Task RunEbsAsync(Settings settings, string dir, CancellationToken cancellationToken)
     {
         var clock = new FakeClock();
         var devices = Path.Combine(dir, "dev");
-        var log = Path.Combine(dir, "csvol.log");
         await using var ec2 = await FakeEc2Server.StartAsync(new FakeEc2Options
         {
             DataDirectory = Path.Combine(dir, "data"),
@@ -107,23 +130,13 @@ internal static class CloudMountCommand
             DetachDelay = TimeSpan.FromMilliseconds(settings.DetachDelayMs),
         });
         ec2.Served = clock.OnServed;
-        ec2.AttachCompleted = (_, at) => clock.OnAttached(at); // one Mount at a time: the volume is known
+        ec2.AttachCompleted = (_, at) => clock.OnCompleted(at); // one Mount at a time: the volume is known
         ec2.AddInstance(InstanceId, Zone);
         await using var imds = await FakeImdsServer.StartAsync(new FakeImdsOptions { InstanceId = InstanceId, AvailabilityZone = Zone });
 
-        var sock = Path.Combine(dir, "csvol.sock");
-        var mountRoot = Path.Combine(dir, "mnt");
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["CSVOL_BACKEND"] = "ebs",
-            ["CSVOL_SOCKET"] = sock,
-            ["CSVOL_STATE_DIR"] = Path.Combine(dir, "state"),
-            ["CSVOL_MOUNT_ROOT"] = mountRoot,
-            ["CSVOL_LOG_LEVEL"] = "warning",
-            // Discovery lists the volumes by tag in the background; one landing inside a Mount would count as the
-            // fake's time, so it runs only at start-up here.
-            ["CSVOL_DISCOVERY_INTERVAL"] = "86400",
-            ["CSVOL_CLUSTER"] = "bench",
             ["CSVOL_EBS_IMDS_URL"] = imds.BaseUri.ToString(),
             ["CSVOL_EBS_ENDPOINT_URL"] = ec2.BaseUri.ToString(),
             ["CSVOL_EBS_DEVICE_ROOT"] = devices,
@@ -133,6 +146,67 @@ internal static class CloudMountCommand
             ["AWS_SECRET_ACCESS_KEY"] = "bench-secret",
             ["AWS_EC2_METADATA_DISABLED"] = "true",
         };
+        await RunPluginAsync(settings, dir, new Cloud(environment, clock, action => action == "AttachVolume", () => ec2.BackgroundErrors), cancellationToken);
+    }
+
+    private static async Task RunAzureAsync(Settings settings, string dir, CancellationToken cancellationToken)
+    {
+        var clock = new FakeClock();
+        await using var arm = await FakeArmServer.StartAsync(new FakeArmOptions
+        {
+            DataDirectory = Path.Combine(dir, "data"),
+            DeviceRoot = Path.Combine(dir, "dev"),
+            DeleteDataOnDispose = true,
+            OperationDelay = TimeSpan.FromMilliseconds(settings.OperationDelayMs),
+        });
+        await using var imds = await FakeAzureImdsServer.StartAsync(new FakeAzureImdsOptions { SubscriptionId = arm.SubscriptionId, Name = VmName, Zone = "1" });
+        _ = arm.AddVirtualMachine(imds.Options.ResourceGroupName, VmName, "1");
+        arm.RequiredToken = imds.Options.AccessToken; // the plugin's token must come from the fake IMDS (managed identity)
+        arm.Served = clock.OnServed;
+        arm.OperationCompleted = (_, at) => clock.OnCompleted(at); // one change at a time: they pair in order
+        var ca = Path.Combine(dir, "arm-ca.pem");
+        await File.WriteAllTextAsync(ca, arm.CertificateAuthorityPem, cancellationToken);
+        var deviceRoot = arm.DeviceRootOf(imds.Options.ResourceGroupName, VmName)!;
+
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["CSVOL_BACKEND"] = "azuredisk",
+            ["CSVOL_AZURE_IMDS_URL"] = imds.BaseUri.ToString(),
+            ["CSVOL_AZURE_ARM_URL"] = arm.BaseUri.ToString(),
+            ["CSVOL_AZURE_ARM_CA_FILE"] = ca,
+            ["CSVOL_AZURE_DEVICE_ROOT"] = deviceRoot,
+            ["CSVOL_AZURE_SYSFS_ROOT"] = Path.Combine(deviceRoot, "sys"),
+            ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.BaseUri.ToString().TrimEnd('/'),
+        };
+        // PUT, PATCH and DELETE start an operation (the VM's attach or detach, a disk's create, tag or delete).
+        await RunPluginAsync(
+            settings, dir,
+            new Cloud(environment, clock, call => call.StartsWith("PUT ", StringComparison.Ordinal) || call.StartsWith("PATCH ", StringComparison.Ordinal)
+                || call.StartsWith("DELETE ", StringComparison.Ordinal), () => arm.BackgroundErrors),
+            cancellationToken);
+    }
+
+    private static async Task RunPluginAsync(Settings settings, string dir, Cloud cloud, CancellationToken cancellationToken)
+    {
+        var log = Path.Combine(dir, "csvol.log");
+        var sock = Path.Combine(dir, "csvol.sock");
+        var mountRoot = Path.Combine(dir, "mnt");
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["CSVOL_SOCKET"] = sock,
+            ["CSVOL_STATE_DIR"] = Path.Combine(dir, "state"),
+            ["CSVOL_MOUNT_ROOT"] = mountRoot,
+            ["CSVOL_LOG_LEVEL"] = "warning",
+            // Discovery lists the volumes by tag in the background; one landing inside a Mount would count as the
+            // fake's time, so it runs only at start-up here.
+            ["CSVOL_DISCOVERY_INTERVAL"] = "86400",
+            ["CSVOL_CLUSTER"] = "bench",
+        };
+        foreach (var (name, value) in cloud.Environment)
+        {
+            environment[name] = value;
+        }
+
         foreach (var (name, value) in settings.ExtraEnvironment)
         {
             environment[name] = value;
@@ -144,11 +218,11 @@ internal static class CloudMountCommand
             // The plugin's calls block for seconds; on a thread of their own they take none from the pool that
             // serves the fakes (a starved pool would show up as the fake's time).
             var cycles = await Task.Factory.StartNew(
-                () => Measure(settings, dir, sock, child, clock, cancellationToken),
+                () => Measure(settings, dir, sock, child, cloud, cancellationToken),
                 cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            if (ec2.BackgroundErrors.Count > 0)
+            if (cloud.BackgroundErrors() is { Count: > 0 } errors)
             {
-                throw new InvalidOperationException("the fake EC2 failed in the background: " + ec2.BackgroundErrors[0].Message);
+                throw new InvalidOperationException("the fake cloud failed in the background: " + errors[0].Message);
             }
 
             Report(settings, cycles);
@@ -165,7 +239,7 @@ internal static class CloudMountCommand
         }
     }
 
-    private static List<Cycle> Measure(Settings settings, string dir, string sock, ChildProcess child, FakeClock clock, CancellationToken cancellationToken)
+    private static List<Cycle> Measure(Settings settings, string dir, string sock, ChildProcess child, Cloud cloud, CancellationToken cancellationToken)
     {
         WaitReady(sock, child);
         using var plugin = new PluginConnection(sock, CallTimeout);
@@ -178,10 +252,10 @@ internal static class CloudMountCommand
             var name = i < 0 ? $"warm{-i}" : $"cm{i}";
             var volume = $$"""{"Name":"{{name}}","ID":"bench-{{name}}"}""";
             Call(plugin, "/VolumeDriver.Create", $$$"""{"Name":"{{{name}}}","Opts":{"size":"{{{settings.SizeGiB}}}","fsType":"ext4"}}""");
-            var first = TimedMount(plugin, volume, clock);
+            var first = TimedMount(plugin, volume, cloud);
             var firstUnmount = Timed(() => Call(plugin, "/VolumeDriver.Unmount", volume));
             cancellationToken.ThrowIfCancellationRequested();
-            var second = TimedMount(plugin, volume, clock);
+            var second = TimedMount(plugin, volume, cloud);
             var secondUnmount = Timed(() => Call(plugin, "/VolumeDriver.Unmount", volume));
             Call(plugin, "/VolumeDriver.Remove", $$"""{"Name":"{{name}}"}""");
             var tools = HostTools(samples, settings.SizeGiB);
@@ -194,30 +268,58 @@ internal static class CloudMountCommand
         return cycles;
     }
 
-    private static MountSplit TimedMount(PluginConnection plugin, string volume, FakeClock clock)
+    private static MountSplit TimedMount(PluginConnection plugin, string volume, Cloud cloud)
     {
-        clock.Clear();
+        cloud.Clock.Clear();
         var t0 = Stopwatch.GetTimestamp();
         Call(plugin, "/VolumeDriver.Mount", volume);
         var t1 = Stopwatch.GetTimestamp();
         // The fake reports a request after writing its answer, which the plugin may act on first: give the last
         // report time to arrive (each carries its own timestamps, so the wait itself is not counted).
         Thread.Sleep(50);
-        var (served, attached) = clock.Take();
+        var (served, completed) = cloud.Clock.Take();
 
-        var intervals = served.Where(s => s.End > t0 && s.Start < t1).Select(s => (Math.Max(s.Start, t0), Math.Min(s.End, t1))).ToList();
-        var attachAnswer = served.Where(s => s.Action == "AttachVolume").Select(s => (long?)s.End).FirstOrDefault();
-        var attachedAt = attached.Count > 0 ? attached[0] : (long?)null;
-        double attachWindow = 0, pollLag = 0;
-        if (attachAnswer is { } answered && attachedAt is { } at && at > answered)
+        var inside = served.Where(s => s.End > t0 && s.Start < t1).ToList();
+        // CSVOL_BENCH_TRACE=1: each Mount's requests and completions (ms from the Mount request) to stderr, to see the polls.
+        if (Environment.GetEnvironmentVariable("CSVOL_BENCH_TRACE") == "1")
         {
-            intervals.Add((Math.Max(answered, t0), Math.Min(at, t1)));
-            attachWindow = Ms(at - answered);
-            var nextLook = served.Where(s => s.Action == "DescribeVolumes" && s.Start >= at).Select(s => (long?)s.Start).Min();
-            pollLag = nextLook is { } look ? Ms(look - at) : 0;
+            Console.Error.WriteLine($"Mount {Ms(t1 - t0)} ms: " + string.Join(", ", served.Select(s => $"{s.Action} {Ms(s.Start - t0)}-{Ms(s.End - t0)}")
+                .Concat(completed.Select(c => $"done {Ms(c - t0)}"))));
         }
 
-        return new MountSplit(Ms(t1 - t0), Ms(UnionLength(intervals)), attachWindow, pollLag, intervals.Count - (attachWindow > 0 ? 1 : 0));
+        var intervals = inside.Select(s => (Math.Max(s.Start, t0), Math.Min(s.End, t1))).ToList();
+        // Each change (one at a time within a Mount) runs from the answer that started it to the first completion
+        // reported after that answer.
+        var pending = completed.Order().ToList();
+        double attachWindow = 0, otherWindows = 0, pollLag = 0;
+        var windows = 0;
+        foreach (var starter in inside.Where(s => cloud.StartsChange(s.Action)).OrderBy(s => s.End))
+        {
+            var index = pending.FindIndex(at => at > starter.End);
+            if (index < 0)
+            {
+                continue;
+            }
+
+            var at = pending[index];
+            pending.RemoveRange(0, index + 1);
+            intervals.Add((Math.Max(starter.End, t0), Math.Min(at, t1)));
+            var window = Ms(at - starter.End);
+            if (windows++ == 0)
+            {
+                attachWindow = window;
+            }
+            else
+            {
+                otherWindows += window;
+            }
+
+            // How long the plugin took to look again once the change was done (its poll granularity).
+            var nextLook = served.Where(s => s.Start >= at).Select(s => (long?)s.Start).Min();
+            pollLag += nextLook is { } look ? Ms(look - at) : 0;
+        }
+
+        return new MountSplit(Ms(t1 - t0), Ms(UnionLength(intervals)), attachWindow, otherWindows, pollLag, inside.Count);
     }
 
     private static long UnionLength(List<(long Start, long End)> intervals)
@@ -281,13 +383,22 @@ internal static class CloudMountCommand
         JsonLine.Write(json =>
         {
             json.WriteString("mode", "cloudmount");
+            json.WriteString("cloud", settings.Cloud);
             json.WriteString("bin", settings.Bin);
             json.WriteNumber("volumes", settings.Volumes);
             json.WriteNumber("warmup", settings.Warmup);
             json.WriteNumber("size_gib", settings.SizeGiB);
-            json.WriteNumber("attach_delay_ms", settings.AttachDelayMs);
-            json.WriteNumber("detach_delay_ms", settings.DetachDelayMs);
-            json.WriteNumber("create_delay_ms", settings.CreateDelayMs);
+            if (settings.Cloud == "azure")
+            {
+                json.WriteNumber("operation_delay_ms", settings.OperationDelayMs);
+            }
+            else
+            {
+                json.WriteNumber("attach_delay_ms", settings.AttachDelayMs);
+                json.WriteNumber("detach_delay_ms", settings.DetachDelayMs);
+                json.WriteNumber("create_delay_ms", settings.CreateDelayMs);
+            }
+
             json.WriteString("overhead", "first Mount: total - fake - median mkfs.ext4 (timed separately); re-Mount: total - fake");
             json.WriteStartObject("first_mount");
             WriteSplits(json, [.. cycles.Select(c => c.First)], mkfsMedian);
@@ -326,10 +437,11 @@ internal static class CloudMountCommand
         Percentiles(json, "fake_ms", [.. splits.Select(s => s.FakeMs)]);
         Percentiles(json, "overhead_ms", [.. splits.Select(s => s.TotalMs - s.FakeMs - hostToolsMs)]);
         Percentiles(json, "attach_window_ms", [.. splits.Select(s => s.AttachWindowMs)]);
+        Percentiles(json, "other_windows_ms", [.. splits.Select(s => s.OtherWindowsMs)]);
         Percentiles(json, "poll_lag_ms", [.. splits.Select(s => s.PollLagMs)]);
-        // The overhead less the wait between "attached" and the plugin's next look: its own work on the host and in the SDK.
+        // The overhead less the waits between a change being done and the plugin's next look: its own work on the host and in the SDK.
         Percentiles(json, "overhead_less_poll_lag_ms", [.. splits.Select(s => s.TotalMs - s.FakeMs - hostToolsMs - s.PollLagMs)]);
-        Percentiles(json, "ec2_requests", [.. splits.Select(s => (double)s.Requests)]);
+        Percentiles(json, "requests", [.. splits.Select(s => (double)s.Requests)]);
     }
 
     /// <summary>p50 and p90 (nearest rank, as load reports them) of <paramref name="values"/>.</summary>
@@ -472,12 +584,12 @@ internal static class CloudMountCommand
         Directory.Delete(dir, recursive: true);
     }
 
-    /// <summary>What the fake EC2 reported since the last <see cref="Clear"/>; filled on Kestrel's threads.</summary>
+    /// <summary>What the fake cloud reported since the last <see cref="Clear"/>; filled on Kestrel's threads and the fake's background tasks.</summary>
     private sealed class FakeClock
     {
         private readonly Lock _lock = new();
         private List<(string Action, long Start, long End)> _served = [];
-        private List<long> _attached = [];
+        private List<long> _completed = [];
 
         public void OnServed(string action, long start, long end)
         {
@@ -487,22 +599,22 @@ internal static class CloudMountCommand
             }
         }
 
-        public void OnAttached(long at)
+        public void OnCompleted(long at)
         {
             lock (_lock)
             {
-                _attached.Add(at);
+                _completed.Add(at);
             }
         }
 
         public void Clear() => _ = Take();
 
-        public (List<(string Action, long Start, long End)> Served, List<long> Attached) Take()
+        public (List<(string Action, long Start, long End)> Served, List<long> Completed) Take()
         {
             lock (_lock)
             {
-                var taken = (_served, _attached);
-                (_served, _attached) = ([], []);
+                var taken = (_served, _completed);
+                (_served, _completed) = ([], []);
                 return taken;
             }
         }

@@ -48,6 +48,9 @@ internal sealed partial class ArmCloud
 
     public int PageSize { get; set; }
 
+    /// <summary>See <see cref="FakeArmServer.OperationCompleted"/>.</summary>
+    public Action<string, long>? OperationCompleted { get; set; }
+
     /// <summary>Closed: every operation started meanwhile stays InProgress, its change not made, until it opens.</summary>
     public Gate OperationGate { get; } = new();
 
@@ -265,6 +268,7 @@ internal sealed partial class ArmCloud
             operation.Status = status;
             operation.Error = error;
             operation.EndTime = _time.GetUtcNow();
+            OperationCompleted?.Invoke(operation.Id, System.Diagnostics.Stopwatch.GetTimestamp()); // under the lock: the time of the change
         }
     }
 

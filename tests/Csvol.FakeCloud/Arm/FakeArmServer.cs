@@ -60,6 +60,19 @@ public sealed class FakeArmServer : IAsyncDisposable
     /// <inheritdoc cref="FakeArmOptions.PageSize"/>
     public int PageSize { get => _cloud.PageSize; set => _cloud.PageSize = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value)); }
 
+    /// <summary>
+    /// For benchmarks: told of each request once its answer is written, with its call name (<c>"{METHOD} {kind}"</c>, as
+    /// <see cref="Calls"/> counts them) and the <see cref="System.Diagnostics.Stopwatch"/> timestamps of its arrival and
+    /// of that moment. Called on the request's thread; keep it cheap.
+    /// </summary>
+    public Action<string, long, long>? Served { get; set; }
+
+    /// <summary>
+    /// For benchmarks: told when a long-running operation finishes (its change, block devices included, made, or it
+    /// failed), with the operation's id and a <see cref="System.Diagnostics.Stopwatch"/> timestamp.
+    /// </summary>
+    public Action<string, long>? OperationCompleted { get => _cloud.OperationCompleted; set => _cloud.OperationCompleted = value; }
+
     /// <summary>Null (the default): any bearer token is accepted. Set: only this one, else 401 (a managed identity test sets IMDS's token).</summary>
     public string? RequiredToken { get; set; }
 
@@ -121,6 +134,7 @@ public sealed class FakeArmServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        var arrived = System.Diagnostics.Stopwatch.GetTimestamp();
         var key = ArmRequest.KeyOf(context.Request);
         _ = _calls.AddOrUpdate(key, 1, (_, n) => n + 1);
         ArmAnswer answer;
@@ -160,6 +174,7 @@ public sealed class FakeArmServer : IAsyncDisposable
         }
 
         await WriteAsync(context, answer);
+        Served?.Invoke(key, arrived, System.Diagnostics.Stopwatch.GetTimestamp());
     }
 
     private static async Task WriteAsync(HttpContext context, ArmAnswer answer)
