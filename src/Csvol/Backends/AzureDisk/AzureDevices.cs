@@ -65,6 +65,11 @@ internal sealed class AzureDevices(string deviceRoot, string sysfsRoot, TimeProv
         }
     }
 
+    /// <summary>Whether a device shows at <paramref name="lun"/> (the scsi1 link, or an MSFT SCSI device): a hint, not a proof.</summary>
+    public bool Appeared(int lun) =>
+        DiskTools.Resolve(Path.Join(deviceRoot, "disk", "azure", "scsi1", "lun" + lun.ToString(System.Globalization.CultureInfo.InvariantCulture))) is not null
+        || ScsiDevices(lun).Any();
+
     /// <summary>The block devices of the SCSI devices with vendor MSFT at <paramref name="lun"/> (H:C:T:LUN).</summary>
     private IEnumerable<string> ScsiDevices(int lun)
     {

@@ -134,7 +134,8 @@ internal sealed partial class AzureDiskBackend
                 }
 
                 LogAttaching(name, diskName, lun);
-                if (!await TryCompleteAsync("Microsoft.Compute/virtualMachines/write", operation, _settings.AttachTimeout, cancellationToken))
+                if (!await TryCompleteAsync("Microsoft.Compute/virtualMachines/write", operation, _settings.AttachTimeout, cancellationToken,
+                    hint: () => _devices.Appeared(lun)))
                 {
                     _failedLuns[lun] = true;
                     LogAttachStuck(name, diskName, lun, _settings.AttachTimeout.TotalSeconds);
@@ -179,7 +180,8 @@ internal sealed partial class AzureDiskBackend
                 entry.ToBeDetached = true;
                 var operation = await ArmAsync("Microsoft.Compute/virtualMachines/write", t => vm.UpdateAsync(WaitUntil.Started, patch, t), cancellationToken);
                 LogDetaching(name, disk.Data.Name, vmId.Name);
-                await CompleteAsync("Microsoft.Compute/virtualMachines/write", operation, _settings.AttachTimeout, cancellationToken);
+                await CompleteAsync("Microsoft.Compute/virtualMachines/write", operation, _settings.AttachTimeout, cancellationToken,
+                    hint: SameVm(vmId, await _metadata.GetAsync(cancellationToken)) ? () => !_devices.Appeared(entry.Lun) : null);
             }
         }
         finally

@@ -343,19 +343,24 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
         return operation.Value;
     }
 
-    private async Task CompleteAsync(string action, Operation operation, TimeSpan bound, CancellationToken cancellationToken)
+    private async Task CompleteAsync(string action, Operation operation, TimeSpan bound, CancellationToken cancellationToken, Func<bool>? hint = null)
     {
-        if (!await TryCompleteAsync(action, operation, bound, cancellationToken))
+        if (!await TryCompleteAsync(action, operation, bound, cancellationToken, hint))
         {
             throw new VolumeException($"Azure did not finish {action} within {bound.TotalSeconds:0} s; the operation may still complete, repeat the call to look again");
         }
     }
 
     /// <returns>Whether the operation finished (successfully: a failed one throws) within <paramref name="bound"/>.</returns>
-    private async Task<bool> TryCompleteAsync(string action, Operation operation, TimeSpan bound, CancellationToken cancellationToken)
+    /// <param name="action">The operation, for messages.</param>
+    /// <param name="operation">The started operation.</param>
+    /// <param name="bound">How long at most.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <param name="hint">A local sign that it is likely done (the device at the LUN appeared or went): look at once.</param>
+    private async Task<bool> TryCompleteAsync(string action, Operation operation, TimeSpan bound, CancellationToken cancellationToken, Func<bool>? hint = null)
     {
         var deadline = _time.GetUtcNow() + bound;
-        var delay = TimeSpan.FromMilliseconds(100);
+        var wait = new PollDelay(_time, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), hint);
         while (!operation.HasCompleted)
         {
             if (_time.GetUtcNow() >= deadline)
@@ -363,8 +368,7 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
                 return false;
             }
 
-            await Task.Delay(delay, _time, cancellationToken);
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 2000));
+            await wait.WaitAsync(cancellationToken);
             _ = await ArmAsync(action, async t => await operation.UpdateStatusAsync(t), cancellationToken);
         }
 
