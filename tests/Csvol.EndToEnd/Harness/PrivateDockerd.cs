@@ -16,7 +16,7 @@ public sealed class PrivateDockerd(string name)
 
     public string Socket => RunDirectory + "/docker.sock";
 
-    public string DataRoot => $"/var/lib/csvol-test/docker-{Name}";
+    public string DataRoot => $"/var/lib/csvol-test/hosts/{Name}/docker";
 
     public string LogFile => $"/var/log/csvol-test/dockerd-{Name}.log";
 
