@@ -17,9 +17,9 @@ if [[ -z $NAME ]]; then
 else
   [[ $NAME =~ ^[a-z0-9][a-z0-9-]{0,15}$ ]] || die "CSVOL_TEST_DOCKERD_NAME must be 1-16 lowercase letters, digits or '-', not '$NAME'"
   RUN_DIR="/run/csvol-test/$NAME"
-  # Not /var/lib/csvol-test/docker-NAME: the default daemon's data root /var/lib/csvol-test/docker is a mount, and runc
-  # finds a rootfs's parent mount by string prefix, so it took that mount for the parent of docker-NAME's plugins,
-  # made the wrong mount private and failed pivot_root ("invalid argument") whenever both daemons ran (make test).
+  # Not /var/lib/csvol-test/docker-NAME: with the default daemon running (its data root /var/lib/csvol-test/docker is a
+  # mount, and a string prefix of docker-NAME), enabling a plugin there failed in runc's pivot_root ("invalid
+  # argument"), reproduced and gone with this path. Most likely runc took that mount for the rootfs's parent.
   DATA_ROOT="/var/lib/csvol-test/hosts/$NAME/docker"
   LOG_FILE="${CSVOL_TEST_DOCKERD_LOG:-/var/log/csvol-test/dockerd-$NAME.log}"
   CONTAINERD_NAMESPACE="csvoltest-$NAME"
