@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Csvol.Linux;
 using Csvol.Volumes;
 
 namespace Csvol.Backends.Disks;
@@ -76,28 +76,6 @@ internal static class DiskTools
         }
     }
 
-    private static async Task<(int Code, string Output, string Error)> RunAsync(string program, string[] arguments, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new VolumeException($"could not start {program}");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new VolumeException($"could not run {program} ({ex.Message}); the plugin needs util-linux (blkid, wipefs, blockdev), e2fsprogs and xfsprogs", ex);
-        }
-
-        using var owned = process;
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<ProgramResult> RunAsync(string program, string[] arguments, CancellationToken cancellationToken) =>
+        Programs.RunAsync(program, arguments, "util-linux (blkid, wipefs, blockdev), e2fsprogs and xfsprogs", cancellationToken);
 }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
+using Csvol.Linux;
 
 namespace Csvol.Backends.Nfs;
 
@@ -109,53 +109,7 @@ internal sealed class Watchdog(TimeProvider time)
     /// Runs a program with an argument list (never a shell); past <paramref name="bound"/> it is killed (SIGKILL reaches
     /// a process waiting in an NFS mount, whose waits are killable) and <paramref name="late"/> is thrown.
     /// </summary>
-    public async Task<ProgramResult> RunProgramAsync(
-        string program, IReadOnlyList<string> arguments, TimeSpan bound, Func<Exception> late, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new Volumes.VolumeException($"could not run {program} ({ex.Message}); the plugin needs nfs-common (mount.nfs)", ex);
-        }
-
-        using var owned = process;
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var error = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).WaitAsync(bound, time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            if (ex is OperationCanceledException)
-            {
-                throw;
-            }
-
-            throw late();
-        }
-
-        return new ProgramResult(process.ExitCode, await output.ConfigureAwait(false), await error.ConfigureAwait(false));
-    }
+    public Task<ProgramResult> RunProgramAsync(
+        string program, IReadOnlyList<string> arguments, TimeSpan bound, Func<Exception> late, CancellationToken cancellationToken) =>
+        Programs.RunAsync(program, arguments, "nfs-common (mount.nfs)", cancellationToken, bound, late, time);
 }
-
-/// <summary>How a program ended and what it printed.</summary>
-internal readonly record struct ProgramResult(int ExitCode, string Output, string Error);
