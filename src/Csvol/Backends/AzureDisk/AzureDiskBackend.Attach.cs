@@ -85,7 +85,7 @@ internal sealed partial class AzureDiskBackend
                 if (entry is not null && entry.ToBeDetached != true)
                 {
                     // Attached here already (a repeated Mount, or one a restart interrupted): wait for the update to settle.
-                    if (await WaitVmSettledAsync(self.ResourceId, cancellationToken) is { } settled
+                    if (await WaitVmSettledAsync(vm, cancellationToken) is { } settled
                         && settled.Data.StorageProfile?.DataDisks.FirstOrDefault(d => SameDisk(d, disk)) is { } done)
                     {
                         return (disk, done.Lun);
@@ -96,7 +96,7 @@ internal sealed partial class AzureDiskBackend
 
                 if (entry is not null || disk.Data.ManagedBy is not null)
                 {
-                    _ = await WaitVmSettledAsync(self.ResourceId, cancellationToken); // a detach from here still running
+                    _ = await WaitVmSettledAsync(vm, cancellationToken); // a detach from here still running
                     continue;
                 }
 
@@ -162,11 +162,8 @@ internal sealed partial class AzureDiskBackend
         try
         {
             var vm = await GetVmAsync(vmId.ToString(), cancellationToken);
-            if (vm.Data.ProvisioningState is "Updating" or "Creating")
-            {
-                // ARM refuses another update (409) while one runs, e.g. the attach of a plugin killed mid-Mount: wait for it.
-                vm = await WaitVmSettledAsync(vmId.ToString(), cancellationToken) ?? vm;
-            }
+            // ARM refuses another update (409) while one runs, e.g. the attach of a plugin killed mid-Mount: wait for it.
+            vm = await WaitVmSettledAsync(vm, cancellationToken) ?? vm;
 
             var entry = vm.Data.StorageProfile?.DataDisks.FirstOrDefault(d => SameDisk(d, disk));
             if (entry is not null && entry.ToBeDetached != true)
@@ -191,7 +188,7 @@ internal sealed partial class AzureDiskBackend
 
         // The disk is free once ARM no longer names a VM for it.
         var deadline = _time.GetUtcNow() + _settings.AttachTimeout;
-        var delay = TimeSpan.FromMilliseconds(100);
+        var wait = OperationPoll();
         while (await GetDiskAsync(disk.Data.Name, cancellationToken) is { Data.ManagedBy: { } still } && string.Equals(still.ToString(), vmId.ToString(), StringComparison.OrdinalIgnoreCase))
         {
             if (_time.GetUtcNow() >= deadline)
@@ -200,32 +197,29 @@ internal sealed partial class AzureDiskBackend
                     $"disk {disk.Data.Name} of volume \"{name}\" is still attached to VM {vmId.Name} {_settings.AttachTimeout.TotalSeconds:0} s after its detach; repeat the call to keep waiting");
             }
 
-            await Task.Delay(delay, _time, cancellationToken);
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 2000));
+            await wait.WaitAsync(cancellationToken);
         }
     }
 
     /// <summary>The VM once no update of it is running (at most the attach timeout), or null if it stays busy.</summary>
-    private async Task<VirtualMachineResource?> WaitVmSettledAsync(string vmId, CancellationToken cancellationToken)
+    /// <param name="vm">The VM as just read.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    private async Task<VirtualMachineResource?> WaitVmSettledAsync(VirtualMachineResource vm, CancellationToken cancellationToken)
     {
         var deadline = _time.GetUtcNow() + _settings.AttachTimeout;
-        var delay = TimeSpan.FromMilliseconds(100);
-        while (true)
+        var wait = OperationPoll();
+        while (vm.Data.ProvisioningState is "Updating" or "Creating")
         {
-            var vm = await GetVmAsync(vmId, cancellationToken);
-            if (vm.Data.ProvisioningState is not ("Updating" or "Creating"))
-            {
-                return vm;
-            }
-
             if (_time.GetUtcNow() >= deadline)
             {
                 return null;
             }
 
-            await Task.Delay(delay, _time, cancellationToken);
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, 2000));
+            await wait.WaitAsync(cancellationToken);
+            vm = await GetVmAsync(vm.Id.ToString(), cancellationToken);
         }
+
+        return vm;
     }
 
     private async Task<VirtualMachineResource> GetVmAsync(string vmId, CancellationToken cancellationToken)

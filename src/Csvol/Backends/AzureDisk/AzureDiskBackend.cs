@@ -360,7 +360,7 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
     private async Task<bool> TryCompleteAsync(string action, Operation operation, TimeSpan bound, CancellationToken cancellationToken, Func<bool>? hint = null)
     {
         var deadline = _time.GetUtcNow() + bound;
-        var wait = new PollDelay(_time, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), hint);
+        var wait = OperationPoll(hint);
         while (!operation.HasCompleted)
         {
             if (_time.GetUtcNow() >= deadline)
@@ -374,6 +374,9 @@ internal sealed partial class AzureDiskBackend : IVolumeBackend, IDisposable
 
         return true;
     }
+
+    /// <summary>The wait between two looks at an operation or at what it changes: 100 ms, growing 1.5× to 2 s.</summary>
+    private PollDelay OperationPoll(Func<bool>? hint = null) => new(_time, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), hint);
 
     /// <summary>One ARM call through the pipeline; ARM's refusals become words a user can act on.</summary>
     /// <param name="permission">The Azure RBAC action the call needs.</param>
