@@ -131,11 +131,7 @@ internal static class AzureDiskOptions
             return $"option \"{Zone}\" does not apply to sku={sku}: a zone-redundant disk spans the region's zones";
         }
 
-        var userTags = options.TryGetValue(Tags, out var tags) ? DiskTags.Parse(tags).Count : 0;
-        var total = userTags + fixedTags + OptionTagCount(options);
-        return total > MaxTags
-            ? $"the disk would carry {total} tags ({userTags} from option \"{Tags}\", the rest csvol's own and CSVOL_EXTRA_TAGS); Azure allows at most {MaxTags}"
-            : null;
+        return DiskTags.CheckCount(options, Tags, fixedTags, TagRules, "disk", "Azure");
     }
 
     /// <summary>The caching an attachment gets: the option, else None where only None is allowed, else ReadOnly.</summary>
@@ -144,8 +140,6 @@ internal static class AzureDiskOptions
         ?? (Performance.ContainsKey(options[Sku]) || sizeGiB > MaxCachedSizeGiB ? "None" : "ReadOnly");
 
     public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options) => DiskTags.ToTagValues(options, MaxTagValue);
-
-    private static int OptionTagCount(IReadOnlyDictionary<string, string> options) => ToTagValues(options).Count;
 
     /// <summary>A resource id of type Microsoft.Compute/<paramref name="type"/>, with the type segments spelled as Azure does; null otherwise.</summary>
     private static string? ResourceIdOf(string raw, string type)

@@ -16,5 +16,5 @@ internal static class AzureDiskTags
     /// <summary>Tags csvol writes besides the options' and the user's: name, managed, cluster, fsType, and formatted later.</summary>
     public const int FixedCount = 5;
 
-    public static string OptionsKey(int index) => index == 0 ? Options : Options + "." + (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string OptionsKey(int index) => Disks.DiskTags.ChunkKey(Options, index);
 }

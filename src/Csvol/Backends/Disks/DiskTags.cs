@@ -108,6 +108,25 @@ internal static class DiskTags
         return extra.Where(e => !user.Any(u => u.Key == e.Key)).Concat(user);
     }
 
+    /// <summary>
+    /// Null when every tag a new disk would carry fits <paramref name="rules"/>' limit: the user's (option
+    /// <paramref name="tagsOption"/>), <paramref name="fixedTags"/> of csvol's own and the plugin's, and the options'
+    /// chunks. Otherwise what is wrong, naming the <paramref name="resource"/> and who sets the limit.
+    /// </summary>
+    public static string? CheckCount(
+        IReadOnlyDictionary<string, string> options, string tagsOption, int fixedTags, TagRules rules, string resource, string limiter)
+    {
+        var userTags = options.TryGetValue(tagsOption, out var tags) ? Parse(tags).Count : 0;
+        var total = userTags + fixedTags + ToTagValues(options, rules.MaxValue).Count;
+        return total > rules.MaxTags
+            ? $"the {resource} would carry {total} tags ({userTags} from option \"{tagsOption}\", the rest csvol's own and CSVOL_EXTRA_TAGS); {limiter} allows at most {rules.MaxTags}"
+            : null;
+    }
+
+    /// <summary>The key of the options' chunk <paramref name="index"/>: <paramref name="key"/>, then key.2, key.3, ….</summary>
+    public static string ChunkKey(string key, int index) =>
+        index == 0 ? key : key + "." + (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The options as one text (keys sorted, values escaped), split over as many tag values as it takes.</summary>
     public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options, int maxValue)
     {

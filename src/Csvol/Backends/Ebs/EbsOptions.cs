@@ -131,18 +131,9 @@ internal static class EbsOptions
             return $"option \"{KmsKeyId}\" needs encrypted=true";
         }
 
-        var userTags = options.TryGetValue(Tags, out var tags) ? ParseTags(tags).Count : 0;
-        var total = userTags + fixedTags + OptionTagCount(options);
-        return total > MaxTags
-            ? $"the volume would carry {total} tags ({userTags} from option \"{Tags}\", the rest csvol's own and CSVOL_EXTRA_TAGS); EC2 allows at most {MaxTags}"
-            : null;
+        return DiskTags.CheckCount(options, Tags, fixedTags, TagRules, "volume", "EC2");
     }
-
-    /// <summary>Tags as <c>Key=Value,Key2=Value2</c>, in order.</summary>
-    public static List<KeyValuePair<string, string>> ParseTags(string text) => DiskTags.Parse(text);
 
     /// <summary>The options as one text, split over as many tag values as it takes.</summary>
     public static IReadOnlyList<string> ToTagValues(IReadOnlyDictionary<string, string> options) => DiskTags.ToTagValues(options, MaxTagValue);
-
-    private static int OptionTagCount(IReadOnlyDictionary<string, string> options) => ToTagValues(options).Count;
 }

@@ -17,5 +17,5 @@ internal static class EbsTags
     /// <summary>Tags csvol writes besides the options' and the user's: name, managed, cluster, Name, fsType, and formatted later.</summary>
     public const int FixedCount = 6;
 
-    public static string OptionsKey(int index) => index == 0 ? Options : Options + "." + (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static string OptionsKey(int index) => Disks.DiskTags.ChunkKey(Options, index);
 }
