@@ -1,4 +1,4 @@
-namespace Csvol.Backends.Disks;
+namespace Csvol.Backends;
 
 /// <summary>
 /// Reading a cloud backend's settings: each bad value stops start-up with a message naming the variable and
@@ -26,7 +26,7 @@ internal static class SettingText
         text is null ? null
         : Hosting.SecondsAttribute.Parse(text) is { } seconds && seconds.TotalSeconds >= min && seconds.TotalSeconds <= max
             ? seconds
-            : throw new InvalidOperationException($"{variable} must be a whole number of seconds from {min} to {max}, not \"{text}\"");
+            : throw new InvalidOperationException(Hosting.SecondsAttribute.Problem(variable, text, min, max));
 
     /// <summary>The cluster name: a tag value that keeps one cluster's volumes apart from another's in the same account.</summary>
     public static string Cluster(string variable, string? text, int maxLength)

@@ -80,5 +80,9 @@ internal sealed class SecondsAttribute(string variable, int min, int max) : Vali
     protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
         Parse(value as string) is { } span && span.TotalSeconds >= min && span.TotalSeconds <= max
             ? ValidationResult.Success
-            : new ValidationResult($"{variable}=\"{value}\" must be a whole number of seconds from {min} to {max}");
+            : new ValidationResult(Problem(variable, value, min, max));
+
+    /// <summary>What is wrong with <paramref name="value"/> of <paramref name="variable"/>, the one wording of every seconds setting.</summary>
+    public static string Problem(string variable, object? value, int min, int max) =>
+        $"{variable}=\"{value}\" must be a whole number of seconds from {min} to {max}";
 }

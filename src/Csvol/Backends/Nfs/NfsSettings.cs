@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Csvol.Backends.Nfs;
 
 /// <summary>The NFS backend's settings, read from the same variables as csvol's own; a bad one stops start-up naming it.</summary>
@@ -27,7 +25,7 @@ internal sealed record NfsSettings
 
     public static NfsSettings From(IConfiguration configuration)
     {
-        string? Value(string key) => configuration[key] is { Length: > 0 } v && v.Trim().Length > 0 ? v.Trim() : null;
+        string? Value(string key) => SettingText.Value(configuration, key);
 
         var settings = new NfsSettings();
         if (Value(ServerVariable) is { } server)
@@ -55,17 +53,7 @@ internal sealed record NfsSettings
             settings = settings with { Options = options };
         }
 
-        if (Value(TimeoutVariable) is { } timeout)
-        {
-            settings = settings with
-            {
-                StepTimeout = int.TryParse(timeout, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 1 and <= 300
-                    ? TimeSpan.FromSeconds(seconds)
-                    : throw new InvalidOperationException($"{TimeoutVariable}=\"{timeout}\" must be a whole number of seconds from 1 to 300"),
-            };
-        }
-
-        return settings;
+        return settings with { StepTimeout = SettingText.Seconds(TimeoutVariable, Value(TimeoutVariable), 1, 300) ?? settings.StepTimeout };
     }
 
     /// <summary>The export discovery reads: the plugin's default one, when both parts are set.</summary>
